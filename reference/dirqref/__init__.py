@@ -1,0 +1,1 @@
+"""dirqref: the reference implementation of the directory queue format (SPEC.md)."""
