@@ -1,0 +1,138 @@
+"""``dirqkit spec-trace``: requirement parsing and the case trace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dirqkit.cli import main
+from dirqkit.spec import default_spec_path, parse_spec
+
+SPEC_HEAD = "# Test spec\n\nVersion: 9.9\n\n"
+
+
+def write_spec(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "SPEC.md"
+    path.write_text(SPEC_HEAD + body, encoding="utf-8")
+    return path
+
+
+def write_cases(tmp_path: Path, text: str) -> Path:
+    cases = tmp_path / "cases"
+    cases.mkdir(exist_ok=True)
+    (cases / "a.yaml").write_text(text, encoding="utf-8")
+    return cases
+
+
+GOOD_SPEC = (
+    "- **NAME-1** `MUST` *producer*: names are hex.\n"
+    "- **NAME-2** `SHOULD` *producer, consumer*: names increase.\n"
+    "- **SIMPLE-LOCK-1** `MUST NOT` *consumer*: never steal a lock.\n"
+    "Prose that mentions NAME-1 does not define it.\n"
+)
+
+
+def trace(tmp_path, spec, cases, *extra, capsys):
+    code = main(["spec-trace", "--spec", str(spec), "--cases", str(cases), *extra])
+    return code, capsys.readouterr()
+
+
+def test_parse_levels_roles_and_lines(tmp_path):
+    spec = parse_spec(write_spec(tmp_path, GOOD_SPEC))
+    assert spec.version == "9.9"
+    assert spec.problems == []
+    assert list(spec.requirements) == ["NAME-1", "NAME-2", "SIMPLE-LOCK-1"]
+    lock = spec.requirements["SIMPLE-LOCK-1"]
+    assert (lock.level, lock.roles, lock.group, lock.is_must) == ("MUST NOT", ("consumer",), "SIMPLE-LOCK", True)
+    assert spec.requirements["NAME-2"].roles == ("producer", "consumer")
+    assert spec.requirements["NAME-2"].is_must is False
+    assert spec.requirements["NAME-1"].line == 5
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("- **NAME-1** `MUST` *producer*: a.\n- **NAME-1** `MAY` *producer*: b.\n", "NAME-1: duplicated (first defined on line 5)"),
+        ("- **name-1** `MUST` *producer*: lower case id.\n", "malformed requirement line"),
+        ("- **NAME-01** `MUST` *producer*: zero-padded number.\n", "malformed requirement line"),
+        ("- **NAME-1** `MUSTN'T` *producer*: bad level.\n", "malformed requirement line"),
+        ("- **NAME-1** `MUST` *writer*: bad role.\n", "unknown role(s) writer"),
+    ],
+)
+def test_malformed_and_duplicated_ids_fail(tmp_path, capsys, line, message):
+    spec = write_spec(tmp_path, line)
+    cases = write_cases(tmp_path, "cases: []\n")
+    code, out = trace(tmp_path, spec, cases, capsys=capsys)
+    assert code == 1
+    assert message in out.out
+
+
+def test_trace_lists_citing_cases_and_passes(tmp_path, capsys):
+    spec = write_spec(tmp_path, GOOD_SPEC)
+    cases = write_cases(tmp_path, "cases:\n  - id: c1\n    requirements: [NAME-1, SIMPLE-LOCK-1]\n")
+    code, out = trace(tmp_path, spec, cases, "--strict", capsys=capsys)
+    assert code == 0, out.out
+    assert "2 of 2 MUST/MUST NOT cited by a case" in out.out
+    assert out.out.splitlines()[0].split() == ["NAME-1", "MUST", "c1"]
+
+
+def test_strict_fails_on_uncited_must_only(tmp_path, capsys):
+    spec = write_spec(tmp_path, GOOD_SPEC)
+    cases = write_cases(tmp_path, "cases:\n  - id: c1\n    requirements: [NAME-1]\n")
+    assert trace(tmp_path, spec, cases, capsys=capsys)[0] == 0
+    code, out = trace(tmp_path, spec, cases, "--strict", capsys=capsys)
+    assert code == 1
+    assert "SIMPLE-LOCK-1 (MUST) is cited by no case" in out.out
+    assert "NAME-2" not in out.out.split("error:", 1)[1]  # a SHOULD may stay uncited
+
+
+def test_unknown_citation_fails_with_place(tmp_path, capsys):
+    spec = write_spec(tmp_path, GOOD_SPEC)
+    cases = write_cases(tmp_path, "cases:\n  - id: c1\n    requirements: [NAME-1]\n  - id: c2\n    requirements: [NAME-99]\n")
+    code, out = trace(tmp_path, spec, cases, capsys=capsys)
+    assert code == 1
+    assert f"{cases / 'a.yaml'}:4: case c2 cites unknown requirement NAME-99" in out.out
+
+
+def test_json_output(tmp_path, capsys):
+    spec = write_spec(tmp_path, GOOD_SPEC)
+    cases = write_cases(tmp_path, "cases:\n  - id: c1\n    requirements: [NAME-2]\n")
+    code, out = trace(tmp_path, spec, cases, "--json", capsys=capsys)
+    data = json.loads(out.out)
+    assert code == 0
+    assert data["version"] == "9.9"
+    assert {r["id"]: r["cases"] for r in data["requirements"]} == {"NAME-1": [], "NAME-2": ["c1"], "SIMPLE-LOCK-1": []}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("cases: [\n", "a.yaml:2: not valid YAML"),
+        ("- just a list\n", "a.yaml:1: a case file is a mapping"),
+        ("cases:\n  - title: no id\n", "a.yaml:2: case has no 'id'"),
+        ("cases:\n  - id: c1\n    requirements: NAME-1\n", "case c1: 'requirements' must be a list"),
+        ("cases:\n  - id: c1\n    requirements: []\n  - id: c1\n    requirements: []\n", "case id c1 already used at"),
+    ],
+)
+def test_malformed_case_file_is_a_usage_error_naming_the_place(tmp_path, capsys, text, message):
+    spec = write_spec(tmp_path, GOOD_SPEC)
+    cases = write_cases(tmp_path, text)
+    code, out = trace(tmp_path, spec, cases, capsys=capsys)
+    assert code == 2
+    assert message in out.err
+    assert "Traceback" not in out.err
+
+
+def test_missing_spec_is_a_usage_error(tmp_path, capsys):
+    code, out = trace(tmp_path, tmp_path / "nope.md", tmp_path, capsys=capsys)
+    assert code == 2
+    assert "no such file" in out.err
+
+
+def test_repository_spec_is_well_formed():
+    spec = parse_spec(default_spec_path())
+    assert spec.problems == []
+    assert spec.version
+    assert len(spec.requirements) > 100
