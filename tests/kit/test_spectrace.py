@@ -19,6 +19,14 @@ def write_spec(tmp_path: Path, body: str) -> Path:
     return path
 
 
+def case_yaml(case_id: str, requirements: str) -> str:
+    return (
+        f"  - id: {case_id}\n    title: t\n    requirements: {requirements}\n"
+        "    queue: {type: simple}\n    roles: {consumer: consumer}\n"
+        "    steps:\n      - {role: consumer, op: count, expect: 0}\n"
+    )
+
+
 def write_cases(tmp_path: Path, text: str) -> Path:
     cases = tmp_path / "cases"
     cases.mkdir(exist_ok=True)
@@ -71,7 +79,7 @@ def test_malformed_and_duplicated_ids_fail(tmp_path, capsys, line, message):
 
 def test_trace_lists_citing_cases_and_passes(tmp_path, capsys):
     spec = write_spec(tmp_path, GOOD_SPEC)
-    cases = write_cases(tmp_path, "cases:\n  - id: c1\n    requirements: [NAME-1, SIMPLE-LOCK-1]\n")
+    cases = write_cases(tmp_path, "cases:\n" + case_yaml("c1", "[NAME-1, SIMPLE-LOCK-1]"))
     code, out = trace(tmp_path, spec, cases, "--strict", capsys=capsys)
     assert code == 0, out.out
     assert "2 of 2 MUST/MUST NOT cited by a case" in out.out
@@ -80,7 +88,7 @@ def test_trace_lists_citing_cases_and_passes(tmp_path, capsys):
 
 def test_strict_fails_on_uncited_must_only(tmp_path, capsys):
     spec = write_spec(tmp_path, GOOD_SPEC)
-    cases = write_cases(tmp_path, "cases:\n  - id: c1\n    requirements: [NAME-1]\n")
+    cases = write_cases(tmp_path, "cases:\n" + case_yaml("c1", "[NAME-1]"))
     assert trace(tmp_path, spec, cases, capsys=capsys)[0] == 0
     code, out = trace(tmp_path, spec, cases, "--strict", capsys=capsys)
     assert code == 1
@@ -90,15 +98,15 @@ def test_strict_fails_on_uncited_must_only(tmp_path, capsys):
 
 def test_unknown_citation_fails_with_place(tmp_path, capsys):
     spec = write_spec(tmp_path, GOOD_SPEC)
-    cases = write_cases(tmp_path, "cases:\n  - id: c1\n    requirements: [NAME-1]\n  - id: c2\n    requirements: [NAME-99]\n")
+    cases = write_cases(tmp_path, "cases:\n" + case_yaml("c1", "[NAME-1]") + case_yaml("c2", "[NAME-99]"))
     code, out = trace(tmp_path, spec, cases, capsys=capsys)
     assert code == 1
-    assert f"{cases / 'a.yaml'}:4: case c2 cites unknown requirement NAME-99" in out.out
+    assert f"{cases / 'a.yaml'}:9: case c2 cites unknown requirement NAME-99" in out.out
 
 
 def test_json_output(tmp_path, capsys):
     spec = write_spec(tmp_path, GOOD_SPEC)
-    cases = write_cases(tmp_path, "cases:\n  - id: c1\n    requirements: [NAME-2]\n")
+    cases = write_cases(tmp_path, "cases:\n" + case_yaml("c1", "[NAME-2]"))
     code, out = trace(tmp_path, spec, cases, "--json", capsys=capsys)
     data = json.loads(out.out)
     assert code == 0
@@ -111,9 +119,13 @@ def test_json_output(tmp_path, capsys):
     [
         ("cases: [\n", "a.yaml:2: not valid YAML"),
         ("- just a list\n", "a.yaml:1: a case file is a mapping"),
-        ("cases:\n  - title: no id\n", "a.yaml:2: case has no 'id'"),
-        ("cases:\n  - id: c1\n    requirements: NAME-1\n", "case c1: 'requirements' must be a list"),
-        ("cases:\n  - id: c1\n    requirements: []\n  - id: c1\n    requirements: []\n", "case id c1 already used at"),
+        ("cases:\n  - title: no id\n", "a.yaml:2: cases/0: 'id' is a required property"),
+        ("cases:\n" + case_yaml("c1", "NAME-1"), "a.yaml:4: cases/0/requirements: 'NAME-1' is not of type 'array'"),
+        ("cases:\n" + case_yaml("c1", "[]"), "a.yaml:4: cases/0/requirements: [] should be non-empty"),
+        ("cases:\n" + case_yaml("c1", "[NAME-1]") + case_yaml("c1", "[NAME-1]"), "case id c1 already used at"),
+        ("cases:\n" + case_yaml("c1", "[NAME-1]").replace("role: consumer, op", "role: thief, op"), "a.yaml:8: case c1: step names role 'thief'"),
+        ("cases:\n" + case_yaml("c1", "[NAME-1]").replace("op: count, expect: 0", "op: lock, args: {name: $e}"), "$e is used before a step binds it"),
+        ("cases:\n" + case_yaml("c1", "[NAME-1]").replace("op: count", "op: fly"), "a.yaml:8: cases/0/steps/0/op: 'fly' is not one of"),
     ],
 )
 def test_malformed_case_file_is_a_usage_error_naming_the_place(tmp_path, capsys, text, message):
