@@ -14,6 +14,7 @@ from typing import Sequence
 
 COMMAND_MODULES = [
     "dirqkit.spectrace",
+    "dirqkit.runcmd",
 ]
 
 

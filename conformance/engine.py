@@ -1,0 +1,201 @@
+"""Run one case for one assignment of implementations to roles.
+
+The engine knows cases (``caseload``), the tree (``treeops``) and actors: one
+driver connection per role. It never imports an implementation: everything an
+implementation does goes through ``Actor.call``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dirqkit import treeops
+from dirqkit.caseload import VARIABLE_RE, Case
+
+
+class OpError(Exception):
+    """An operation the implementation refused: the protocol's error reply."""
+
+    def __init__(self, kind: str, message: str, effect: str = "none") -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind, self.message, self.effect = kind, message, effect
+
+
+class Actor(Protocol):
+    """One role's connection to an implementation (a driver)."""
+
+    implementation: str
+
+    def call(self, op: str, args: dict[str, Any]) -> Any:
+        """Return the op's result or raise OpError; broken drivers raise DriverError."""
+
+
+class CaseFailed(Exception):
+    """The implementation(s) did not do what the case expects."""
+
+    def __init__(self, step: int, requirement: str | None, message: str) -> None:
+        super().__init__(message)
+        self.step, self.requirement, self.message = step, requirement, message
+
+
+@dataclass
+class CaseRun:
+    """What happened: the log is shown on failure."""
+
+    top: Path
+    work: Path
+    log: list[str] = field(default_factory=list)
+    bindings: dict[str, Any] = field(default_factory=dict)
+
+
+def substitute(value: Any, bindings: dict[str, Any]) -> Any:
+    """Replace ``$name``, ``${name}``, ``${name:dir}`` and ``${name:elt}`` in every string."""
+    if isinstance(value, str):
+        whole = VARIABLE_RE.fullmatch(value)
+        if whole and not whole["part"]:
+            return bindings[whole["braced"] or whole["bare"]]  # keeps non-string bindings whole
+
+        def one(match: re.Match[str]) -> str:
+            bound = str(bindings[match["braced"] or match["bare"]])
+            if match["part"] == "dir":
+                return bound.split("/", 1)[0]
+            if match["part"] == "elt":
+                return bound.rsplit("/", 1)[-1]
+            return bound
+
+        return VARIABLE_RE.sub(one, value)
+    if isinstance(value, dict):
+        return {k: substitute(v, bindings) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, bindings) for v in value]
+    return value
+
+
+def wire_args(op: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Case arguments -> protocol arguments (data literals become base64)."""
+    if op == "add" and isinstance(args.get("data"), dict) and set(args["data"]) <= {"text", "base64"}:
+        args = {**args, "data": base64.b64encode(treeops.data_bytes(args["data"])).decode("ascii")}
+    return args
+
+
+def matches(expect: Any, result: Any) -> bool:
+    """Does an op result meet a case's ``expect``?"""
+    if isinstance(expect, dict) and set(expect) == {"match"}:
+        return isinstance(result, str) and re.fullmatch(expect["match"], result) is not None
+    if isinstance(expect, dict) and set(expect) == {"match_all"}:
+        return isinstance(result, list) and all(isinstance(r, str) and re.fullmatch(expect["match_all"], r) for r in result)
+    if isinstance(expect, dict) and set(expect) in ({"text"}, {"base64"}):
+        return isinstance(result, str) and base64.b64decode(result) == treeops.data_bytes(expect)
+    return bool(expect == result)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+class Engine:
+    def __init__(self, case: Case, actors: dict[str, Actor], top: Path, work: Path) -> None:
+        self.case, self.actors = case, actors
+        self.run = CaseRun(top, work, bindings={"TOP": str(top), "WORK": str(work)})
+        self.handles: dict[str, Any] = {}
+
+    def fail(self, index: int, step: dict[str, Any], message: str) -> CaseFailed:
+        requirement = step.get("requirement")
+        return CaseFailed(index, requirement, f"step {index + 1} (line {self.case.step_lines[index]}): {message}")
+
+    def open_args(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The case's queue as ``open`` arguments; an ``open`` step may override path and options."""
+        queue, overrides = self.case.queue, overrides or {}
+        args = {"type": queue["type"], "path": overrides.get("path", str(self.run.top)),
+                "options": {**queue.get("options", {}), **overrides.get("options", {})}}
+        if "schema" in queue or "schema" in overrides:
+            args["schema"] = overrides.get("schema", queue.get("schema"))
+        return args
+
+    def open_queues(self) -> None:
+        """Every role opens the case's queue, unless the case tests opening itself."""
+        if any(step.get("op") == "open" for step in self.case.steps):
+            return
+        for role, actor in self.actors.items():
+            self.handles[role] = actor.call("open", self.open_args())
+            self.run.log.append(f"open {self.case.queue['type']} queue as {role}={actor.implementation}")
+
+    def close_queues(self) -> None:
+        for role, handle in self.handles.items():
+            self.actors[role].call("close", {"queue": handle})
+
+    def op_step(self, index: int, step: dict[str, Any]) -> None:
+        role = step["role"]
+        actor = self.actors[role]
+        args = substitute(step.get("args", {}), self.run.bindings)
+        label = f"{role}={actor.implementation} {step['op']}({_describe(args)[1:-1]})"
+        if step["op"] == "open":
+            call_args = self.open_args(args)
+        else:
+            if role not in self.handles:  # a case that tests open also uses the queue it opened
+                self.handles[role] = actor.call("open", self.open_args())
+            call_args = {"queue": self.handles[role], **wire_args(step["op"], args)}
+        try:
+            result = actor.call(step["op"], call_args)
+        except OpError as error:
+            self.run.log.append(f"{label} -> error {error.kind}: {error.message}")
+            if "error" in step and step["error"] in (error.kind, "any"):
+                return
+            wanted = f"error {step['error']}" if "error" in step else _describe(substitute(step.get("expect"), self.run.bindings)) if "expect" in step else "success"
+            raise self.fail(index, step, f"{label}: expected {wanted}, got error {error.kind}: {error.message}") from None
+        self.run.log.append(f"{label} -> {_describe(result)}")
+        if "error" in step:
+            raise self.fail(index, step, f"{label}: expected error {step['error']}, got {_describe(result)}")
+        if "expect" in step:
+            expect = substitute(step["expect"], self.run.bindings)
+            if not matches(expect, result):
+                raise self.fail(index, step, f"{label}: expected {_describe(expect)}, got {_describe(result)}")
+        if step["op"] == "open":
+            self.handles.setdefault(role, result)
+        if "bind" in step:
+            self.run.bindings[step["bind"]] = result
+
+    def parallel_step(self, index: int, step: dict[str, Any]) -> None:
+        failures: list[BaseException] = []
+
+        def run_one(sub: dict[str, Any]) -> None:
+            try:
+                self.op_step(index, sub)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                failures.append(exc)
+
+        threads = [threading.Thread(target=run_one, args=(sub,)) for sub in step["parallel"]]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+
+    def execute(self) -> CaseRun:
+        self.run.work.mkdir(parents=True, exist_ok=True)
+        self.open_queues()
+        for index, step in enumerate(self.case.steps):
+            if "op" in step:
+                self.op_step(index, step)
+            elif "parallel" in step:
+                self.parallel_step(index, step)
+            elif "fs" in step:
+                action = substitute(step["fs"], self.run.bindings)
+                self.run.log.append(f"kit fs {_describe(action)}")
+                treeops.apply_fs(self.run.top, self.run.work, action)
+            else:
+                expectation = substitute(step["tree"], self.run.bindings)
+                self.run.log.append(f"kit checks tree {_describe(expectation)}")
+                try:
+                    treeops.check_tree(self.run.top, self.run.work, expectation)
+                except treeops.TreeMismatch as mismatch:
+                    raise self.fail(index, step, f"tree: {mismatch}") from None
+        self.close_queues()
+        return self.run

@@ -1,0 +1,104 @@
+"""Known failures per implementation, kept outside the cases.
+
+``expectations/<implementation>.yaml``::
+
+    implementation: python-dirq
+    expected_failures:
+      - case: simple-purge-foreign-files-kept
+        roles: {purger: python-dirq}
+        requirement: COMMON-2
+        reason: purge unlinks foreign files whose names end in "tmp" or "lck"
+
+An entry matches a run of the case whose assignment contains every
+``roles`` pair. Matching runs are strict expected failures: they must still
+fail, and an unexpected pass is reported (XPASS, a failure of the run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dirqkit.matrix import Assignment
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parent / "expectations"
+
+
+class ExpectationsError(Exception):
+    """An expectations file that cannot be used; names the file and entry."""
+
+
+@dataclass(frozen=True)
+class ExpectedFailure:
+    implementation: str
+    case: str
+    roles: tuple[tuple[str, str], ...]
+    requirement: str
+    reason: str
+
+    def matches(self, case_id: str, assignment: Assignment) -> bool:
+        return case_id == self.case and set(self.roles) <= set(assignment.pairs)
+
+
+def _entry(path: Path, index: int, raw: Any, implementation: str) -> ExpectedFailure:
+    where = f"{path}: expected_failures[{index}]"
+    if not isinstance(raw, dict) or set(raw) - {"case", "roles", "requirement", "reason"}:
+        raise ExpectationsError(f"{where}: an entry has case, roles, requirement and reason")
+    for key in ("case", "requirement", "reason"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ExpectationsError(f"{where}: '{key}' must be a non-empty string")
+    roles = raw.get("roles")
+    if not isinstance(roles, dict) or not roles or not all(isinstance(v, str) for v in roles.values()):
+        raise ExpectationsError(f"{where}: 'roles' must map role names to implementations")
+    return ExpectedFailure(implementation, raw["case"], tuple(sorted(roles.items())), raw["requirement"], raw["reason"])
+
+
+def load_file(path: Path) -> list[ExpectedFailure]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ExpectationsError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("implementation"), str):
+        raise ExpectationsError(f"{path}: needs 'implementation' and 'expected_failures'")
+    entries = data.get("expected_failures") or []
+    if not isinstance(entries, list):
+        raise ExpectationsError(f"{path}: 'expected_failures' must be a list")
+    return [_entry(path, i, raw, data["implementation"]) for i, raw in enumerate(entries)]
+
+
+def load_all(directory: Path | None = None) -> list[ExpectedFailure]:
+    directory = directory or EXPECTATIONS_DIR
+    return [e for path in sorted(directory.glob("*.yaml")) for e in load_file(path)]
+
+
+def find(expectations: list[ExpectedFailure], case_id: str, assignment: Assignment) -> ExpectedFailure | None:
+    return next((e for e in expectations if e.matches(case_id, assignment)), None)
+
+
+def draft(failures: list[dict[str, Any]], reference: str = "ref") -> dict[str, str]:
+    """YAML drafts, per implementation, from failed runs (``--write-expectations``).
+
+    Each failure is attributed to every implementation other than the
+    reference that plays a role in it; the maintainer trims the draft.
+    """
+    per_impl: dict[str, list[dict[str, Any]]] = {}
+    for failure in failures:
+        roles: dict[str, str] = failure["roles"]
+        for impl in sorted(set(roles.values()) - {reference}):
+            per_impl.setdefault(impl, []).append({
+                "case": failure["case"],
+                "roles": {r: i for r, i in roles.items() if i == impl},
+                "requirement": failure.get("requirement") or failure["requirements"][0],
+                "reason": "TODO: " + failure.get("message", "").splitlines()[0][:160],
+            })
+    drafts = {}
+    for impl, entries in per_impl.items():
+        unique = {(e["case"], tuple(sorted(e["roles"].items()))): e for e in entries}
+        drafts[impl] = yaml.safe_dump(
+            {"implementation": impl, "expected_failures": list(unique.values())},
+            sort_keys=False, allow_unicode=True, width=100,
+        )
+    return drafts

@@ -1,0 +1,136 @@
+"""What the kit itself does to and checks on a queue tree during a case.
+
+Case paths are relative to the queue (TOP) or the scratch directory (WORK);
+``fs`` actions prepare situations a driver cannot (backdated mtimes, foreign
+files, symlinks) and ``tree`` expectations check the on-disk result. Nothing
+here follows a symlink or leaves the case's own directories.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import os
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+GLOB_CHARS = frozenset("*?[")
+
+
+class TreeMismatch(Exception):
+    """A ``tree`` expectation that the on-disk queue does not meet."""
+
+
+class CasePathError(Exception):
+    """A case path that would leave the case's directories."""
+
+
+def resolve(top: Path, work: Path, relpath: str) -> Path:
+    """Map a case path to a real one: ``WORK/...`` goes to the scratch dir, the rest under TOP."""
+    base, rel = (work, relpath[5:]) if relpath.startswith("WORK/") else (top, relpath)
+    parts = Path(rel).parts
+    if not rel or Path(rel).is_absolute() or ".." in parts:
+        raise CasePathError(f"case path {relpath!r} must be relative and stay inside the queue")
+    return base / rel
+
+
+def expand(top: Path, work: Path, pattern: str) -> list[Path]:
+    """A literal path, or the sorted matches of a glob pattern (never following symlinks)."""
+    path = resolve(top, work, pattern)
+    if not GLOB_CHARS & set(pattern):
+        return [path]
+    base = work if pattern.startswith("WORK/") else top
+    rel = pattern[5:] if base is work else pattern
+    return [base / m for m in sorted(glob.glob(rel, root_dir=base))]
+
+
+def data_bytes(spec: dict[str, str]) -> bytes:
+    """A case's data literal: ``{text: ...}`` (UTF-8) or ``{base64: ...}``."""
+    if "text" in spec:
+        return spec["text"].encode("utf-8")
+    return base64.b64decode(spec["base64"], validate=True)
+
+
+def apply_fs(top: Path, work: Path, action: dict[str, Any]) -> None:
+    """Run one ``fs`` step."""
+    if "backdate" in action:
+        when = time.time() - float(action.get("seconds", 3600))
+        for pattern in action["backdate"]:
+            for path in expand(top, work, pattern):
+                os.utime(path, (when, when), follow_symlinks=False)
+    elif "write" in action:
+        path = resolve(top, work, action["write"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data_bytes({k: action[k] for k in ("text", "base64") if k in action} or {"text": ""}))
+    elif "mkdir" in action:
+        resolve(top, work, action["mkdir"]).mkdir(parents=True, exist_ok=True)
+    elif "symlink" in action:
+        os.symlink(action["target"], resolve(top, work, action["symlink"]))
+    elif "remove" in action:
+        for path in expand(top, work, action["remove"]):
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink()
+    elif "chmod" in action:
+        for path in expand(top, work, action["chmod"]):
+            os.chmod(path, int(action["mode"], 8))
+    else:
+        raise CasePathError(f"fs step {action!r} names no action")
+
+
+def _kind(path: Path) -> str:
+    mode = os.lstat(path).st_mode
+    return "symlink" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode) else "file"
+
+
+def check_tree(top: Path, work: Path, expectation: dict[str, Any]) -> None:
+    """Raise TreeMismatch naming the first expectation the tree does not meet."""
+    for pattern in expectation.get("present", []):
+        matches = [p for p in expand(top, work, pattern) if os.path.lexists(p)]
+        if not matches:
+            raise TreeMismatch(f"expected {pattern} to exist; it does not")
+    for pattern in expectation.get("absent", []):
+        matches = [p for p in expand(top, work, pattern) if os.path.lexists(p)]
+        if matches:
+            shown = ", ".join(str(p.relative_to(top)) if p.is_relative_to(top) else str(p) for p in matches[:5])
+            raise TreeMismatch(f"expected nothing at {pattern}; found {shown}")
+    for pattern, wanted in expectation.get("count", {}).items():
+        found = sum(1 for p in expand(top, work, pattern) if os.path.lexists(p))
+        if found != wanted:
+            raise TreeMismatch(f"expected {wanted} entries matching {pattern}; found {found}")
+    for relpath, data in expectation.get("content", {}).items():
+        path = resolve(top, work, relpath)
+        try:
+            actual = path.read_bytes() if _kind(path) == "file" else None
+        except FileNotFoundError:
+            raise TreeMismatch(f"expected {relpath} to hold {data}; it does not exist") from None
+        if actual != data_bytes(data):
+            raise TreeMismatch(f"expected {relpath} to hold {data}; it holds {actual[:80]!r}" if actual is not None
+                               else f"expected {relpath} to be a file")
+    for relpath, mode in expectation.get("mode", {}).items():
+        actual_mode = stat.S_IMODE(os.lstat(resolve(top, work, relpath)).st_mode)
+        if actual_mode != int(mode, 8):
+            raise TreeMismatch(f"expected {relpath} to have mode {mode}; it has {actual_mode:04o}")
+    for relpath, kind in expectation.get("kind", {}).items():
+        path = resolve(top, work, relpath)
+        actual_kind = _kind(path) if os.path.lexists(path) else "nothing"
+        if actual_kind != kind:
+            raise TreeMismatch(f"expected {relpath} to be a {kind}; it is {actual_kind}")
+
+
+def listing(top: Path, limit: int = 200) -> list[str]:
+    """A short ``ls -R``-like view of the tree for failure reports."""
+    lines = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            path = Path(dirpath) / name
+            st = os.lstat(path)
+            kind = _kind(path)
+            lines.append(f"{kind[0]} {stat.S_IMODE(st.st_mode):04o} n{st.st_nlink} {int(time.time() - st.st_mtime):>6}s ago  {path.relative_to(top)}")
+            if len(lines) >= limit:
+                return lines + ["..."]
+    return lines

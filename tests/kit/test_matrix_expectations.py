@@ -1,0 +1,85 @@
+"""Role expansion into the matrix, and expected-failure files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dirqkit import expectations
+from dirqkit.caseload import Case
+from dirqkit.matrix import Assignment, assignments
+
+
+def make_case(roles: dict[str, str]) -> Case:
+    return Case(id="c", title="t", requirements=("NAME-1",), queue={"type": "simple"}, roles=roles,
+                steps=({"role": next(iter(roles)), "op": "count"},), group="g", where="f:1")
+
+
+def test_two_roles_three_implementations_give_nine_pairs():
+    runs = assignments(make_case({"producer": "producer", "consumer": "consumer"}), ["ref", "python-dirq", "perl"], {})
+    assert len(runs) == 9
+    assert len({r.label for r in runs}) == 9
+    assert runs[0].label == "producer=ref,consumer=ref"
+    assert runs[-1].label == "producer=perl,consumer=perl"
+
+
+def test_pins_by_role_name_and_by_capability():
+    case = make_case({"producer": "producer", "consumer": "consumer", "rival": "consumer"})
+    by_capability = assignments(case, ["ref", "mine"], {"consumer": "mine"})
+    assert [r.roles for r in by_capability] == [
+        {"producer": "ref", "consumer": "mine", "rival": "mine"},
+        {"producer": "mine", "consumer": "mine", "rival": "mine"},
+    ]
+    by_name = assignments(case, ["ref", "mine"], {"rival": "ref", "producer": "perl"})
+    assert {r.roles["producer"] for r in by_name} == {"perl"}
+    assert {r.roles["rival"] for r in by_name} == {"ref"}
+    assert len(by_name) == 2
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "impl.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_expectation_matches_only_its_roles(tmp_path):
+    loaded = expectations.load_all(write(tmp_path, """
+implementation: python-dirq
+expected_failures:
+  - case: c
+    roles: {purger: python-dirq}
+    requirement: COMMON-2
+    reason: deletes foreign files
+"""))
+    hit = Assignment((("producer", "ref"), ("purger", "python-dirq")))
+    miss = Assignment((("producer", "python-dirq"), ("purger", "ref")))
+    assert expectations.find(loaded, "c", hit).requirement == "COMMON-2"
+    assert expectations.find(loaded, "c", miss) is None
+    assert expectations.find(loaded, "other", hit) is None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("implementation: x\nexpected_failures:\n  - case: c\n    requirement: R-1\n    reason: r\n", "'roles' must map"),
+    ("implementation: x\nexpected_failures:\n  - case: c\n    roles: {a: x}\n    reason: r\n", "'requirement' must be"),
+    ("implementation: x\nexpected_failures:\n  - {case: c, roles: {a: x}, requirement: R-1, reason: r, extra: 1}\n", "an entry has"),
+    ("expected_failures: []\n", "needs 'implementation'"),
+    ("implementation: [\n", "cannot read"),
+])
+def test_bad_expectation_files_name_the_place(tmp_path, text, message):
+    with pytest.raises(expectations.ExpectationsError, match="impl.yaml") as info:
+        expectations.load_all(write(tmp_path, text))
+    assert message in str(info.value)
+
+
+def test_draft_attributes_failures_to_non_reference_implementations():
+    drafts = expectations.draft([
+        {"case": "c", "roles": {"producer": "ref", "consumer": "perl"}, "requirements": ["NAME-1"],
+         "requirement": None, "message": "step 2: expected true, got false\nmore"},
+        {"case": "c", "roles": {"producer": "perl", "consumer": "python-dirq"}, "requirements": ["NAME-1"],
+         "requirement": "NAME-2", "message": "boom"},
+    ])
+    assert set(drafts) == {"perl", "python-dirq"}
+    perl = expectations.yaml.safe_load(drafts["perl"])
+    assert perl["implementation"] == "perl"
+    assert [e["roles"] for e in perl["expected_failures"]] == [{"consumer": "perl"}, {"producer": "perl"}]
+    assert perl["expected_failures"][0]["reason"] == "TODO: step 2: expected true, got false"
