@@ -14,6 +14,7 @@ IDENTIFIER_RE = re.compile(r"[0-9a-f]{8}/[0-9a-f]{14}")  # NAME-9, NAME-10
 
 is_element_name = ELEMENT_RE.fullmatch
 is_directory_name = DIRECTORY_RE.fullmatch
+_is_identifier = IDENTIFIER_RE.fullmatch
 
 
 def check_identifier(name: object) -> str:
@@ -21,7 +22,7 @@ def check_identifier(name: object) -> str:
 
     Called before any path is built, so an invalid id causes no filesystem activity.
     """
-    if type(name) is not str or IDENTIFIER_RE.fullmatch(name) is None:
+    if type(name) is not str or _is_identifier(name) is None:
         raise InvalidName(f"invalid element name: {name!r}")
     return name
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 
-from .errors import InvalidOption
+from .errors import DirqError, InvalidOption
 
 
 def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
@@ -33,12 +33,12 @@ def check_rndhex(value: object) -> int:
     return check_int("rndhex", value, 0, 15)
 
 
-def check_path(value: object) -> str:
-    """The queue's TOP directory as a non-empty str path."""
+def check_path(value: object, what: str = "option path", error: type[DirqError] = InvalidOption) -> str:
+    """``value`` as a non-empty str path, else ``error`` naming ``what``."""
     try:
         path = os.fspath(value)  # type: ignore[call-overload]
     except TypeError:
-        raise InvalidOption(f"option path: expected a path, got {value!r}") from None
+        raise error(f"{what}: expected a path, got {value!r}") from None
     if not isinstance(path, str) or not path or "\0" in path:
-        raise InvalidOption(f"option path: expected a non-empty str path, got {value!r}")
+        raise error(f"{what}: expected a non-empty str path, got {value!r}")
     return path
