@@ -15,6 +15,8 @@ from typing import Sequence
 COMMAND_MODULES = [
     "dirqkit.spectrace",
     "dirqkit.runcmd",
+    "dirqkit.drivercheck",
+    "dirqkit.driverscmd",
 ]
 
 

@@ -70,7 +70,7 @@ def substitute(value: Any, bindings: dict[str, Any]) -> Any:
 
         return VARIABLE_RE.sub(one, value)
     if isinstance(value, dict):
-        return {k: substitute(v, bindings) for k, v in value.items()}
+        return {substitute(k, bindings): substitute(v, bindings) for k, v in value.items()}
     if isinstance(value, list):
         return [substitute(v, bindings) for v in value]
     return value
@@ -104,6 +104,7 @@ class Engine:
         self.case, self.actors = case, actors
         self.run = CaseRun(top, work, bindings={"TOP": str(top), "WORK": str(work)})
         self.handles: dict[str, Any] = {}
+        self.members: dict[str, list[Any]] = {}  # set cases: each role's member queue handles
 
     def fail(self, index: int, step: dict[str, Any], message: str) -> CaseFailed:
         requirement = step.get("requirement")
@@ -123,12 +124,34 @@ class Engine:
         if any(step.get("op") == "open" for step in self.case.steps):
             return
         for role, actor in self.actors.items():
-            self.handles[role] = actor.call("open", self.open_args())
+            self.handles[role] = self.open_set(actor, role) if self.case.queue["type"] == "set" else actor.call("open", self.open_args())
             self.run.log.append(f"open {self.case.queue['type']} queue as {role}={actor.implementation}")
+
+    def open_set(self, actor: Actor, role: str) -> Any:
+        """A set case: member i lives in TOP/m<i>; the role's queue is the set over all members."""
+        members = []
+        for index, member in enumerate(self.case.queue["members"]):
+            args = {"type": member["type"], "path": str(self.run.top / f"m{index}"), "options": member.get("options", {})}
+            if "schema" in member:
+                args["schema"] = member["schema"]
+            members.append(actor.call("open", args))
+        self.members[role] = members
+        return actor.call("open", {"type": "set", "path": str(self.run.top), "options": {}, "members": members})
+
+    def target(self, role: str, args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The handle a step acts on: a set member when the step names one, else the role's queue."""
+        if "member" in args:
+            rest = {k: v for k, v in args.items() if k != "member"}
+            return self.members[role][args["member"]], rest
+        if "members" in args:  # set_list over a chosen list of members
+            rest = {k: v for k, v in args.items() if k != "members"}
+            return None, {**rest, "queues": [self.members[role][i] for i in args["members"]]}
+        return self.handles[role], args
 
     def close_queues(self) -> None:
         for role, handle in self.handles.items():
-            self.actors[role].call("close", {"queue": handle})
+            for each in [handle, *self.members.get(role, [])]:
+                self.actors[role].call("close", {"queue": each})
 
     def op_step(self, index: int, step: dict[str, Any]) -> None:
         role = step["role"]
@@ -140,7 +163,8 @@ class Engine:
         else:
             if role not in self.handles:  # a case that tests open also uses the queue it opened
                 self.handles[role] = actor.call("open", self.open_args())
-            call_args = {"queue": self.handles[role], **wire_args(step["op"], args)}
+            handle, args = self.target(role, args)
+            call_args = wire_args(step["op"], args) if handle is None else {"queue": handle, **wire_args(step["op"], args)}
         try:
             result = actor.call(step["op"], call_args)
         except OpError as error:
@@ -149,6 +173,9 @@ class Engine:
                 return
             wanted = f"error {step['error']}" if "error" in step else _describe(substitute(step.get("expect"), self.run.bindings)) if "expect" in step else "success"
             raise self.fail(index, step, f"{label}: expected {wanted}, got error {error.kind}: {error.message}") from None
+        if role in self.members and isinstance(result, list):  # set pairs: handle -> member index
+            index = {h: i for i, h in enumerate(self.members[role])}
+            result = [[index.get(pair[0], pair[0]), pair[1]] if isinstance(pair, list) and len(pair) == 2 else pair for pair in result]
         self.run.log.append(f"{label} -> {_describe(result)}")
         if "error" in step:
             raise self.fail(index, step, f"{label}: expected error {step['error']}, got {_describe(result)}")
