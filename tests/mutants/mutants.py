@@ -1,0 +1,134 @@
+"""Broken variants of dirqref: each one a plausible real bug, and the requirement it breaks.
+
+A mutant is a textual edit of one dirqref source file. ``build`` writes a
+patched copy of the package; a driver started with that copy first on
+PYTHONPATH is the reference driver running the broken code.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import dirqref
+
+SOURCE = Path(dirqref.__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    requirement: str  # what the bug breaks; the suite must kill it with a case citing this
+    file: str
+    old: str
+    new: str
+    why: str
+
+
+MUTANTS = [
+    Mutant("lock-ignores-eexist", "SIMPLE-LOCK-2", "simple.py",
+           "        except FileExistsError:\n            if permissive:  # SIMPLE-LOCK-2\n                return False",
+           "        except FileExistsError:\n            if permissive:  # SIMPLE-LOCK-2\n                return True",
+           "a consumer treats 'already locked' as its own lock"),
+    Mutant("lock-without-touch", "SIMPLE-LOCK-3", "simple.py",
+           "            os.utime(path, follow_symlinks=False)  # SIMPLE-LOCK-3, COMMON-7",
+           "            pass",
+           "lock keeps the element's old mtime, so a fresh lock looks stale"),
+    Mutant("unlock-permissive-by-default", "SIMPLE-UNLOCK-1", "simple.py",
+           "    def unlock(self, name: str, permissive: bool = False) -> bool:\n        \"\"\"SIMPLE-UNLOCK-1: unlink E.lck.",
+           "    def unlock(self, name: str, permissive: bool = True) -> bool:\n        \"\"\"SIMPLE-UNLOCK-1: unlink E.lck.",
+           "unlock of an unlocked element silently returns false"),
+    Mutant("remove-without-lock-check", "SIMPLE-REMOVE-1", "simple.py",
+           "        if not os.access(locked, os.F_OK, follow_symlinks=False):",
+           "        if False:",
+           "remove deletes an element nobody locked (Perl's behaviour)"),
+    Mutant("get-follows-symlinks", "SEC-1", "fsops.py",
+           "READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC",
+           "READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC",
+           "get reads through a symlink planted in the queue"),
+    Mutant("no-name-validation", "NAME-10", "names.py",
+           "    if type(name) is not str or _is_identifier(name) is None:",
+           "    if type(name) is not str:",
+           "identifiers are joined into paths unchecked (../ traversal)"),
+    Mutant("rndhex-modulo-16", "NAME-5", "options.py",
+           "    return check_int(\"rndhex\", value, 0, 15)",
+           "    return check_int(\"rndhex\", value, -(2**31), 2**31) % 16",
+           "an out-of-range rndhex is reduced instead of refused (python-dirq, c-dirq)"),
+    Mutant("names-not-increasing", "ITER-1", "names.py",
+           "        seconds, micros = divmod(now_us, 1_000_000)",
+           "        seconds, micros = divmod(now_us, 1_000_000)\n        micros = 999_999 - micros",
+           "the microseconds field counts down, so names do not sort in add order"),
+    Mutant("iteration-unsorted", "ITER-1", "base.py",
+           "        names.sort()  # ITER-1",
+           "        names.sort(reverse=True)",
+           "intermediate directories are visited newest first"),
+    Mutant("granularity-ignored", "SIMPLE-DIR-1", "simple.py",
+           "        if self.granularity:\n            now -= now % self.granularity",
+           "        pass",
+           "the Simple intermediate directory is not rounded to the granularity"),
+    Mutant("umask-ignored", "COMMON-3", "fsops.py",
+           "            os.fchmod(fd, modes.file)",
+           "            pass",
+           "the umask option is stored but never applied (c-dirq)"),
+    Mutant("purge-maxlock-is-maxtemp", "SIMPLE-PURGE-1", "base.py",
+           "        lock = self.maxlock if maxlock is None else check_seconds(\"maxlock\", maxlock)",
+           "        lock = temp if maxlock is None else check_seconds(\"maxlock\", maxlock)",
+           "Simple purge's default stale-lock age is maxtemp (Perl 2.2)"),
+    Mutant("purge-removes-newest-directory", "SIMPLE-PURGE-5", "base.py",
+           "        for directory in directories[:-1]:",
+           "        for directory in directories:",
+           "purge also removes the newest intermediate directory"),
+    Mutant("purge-deletes-foreign-files", "COMMON-2", "simple.py",
+           "            limit = temp_limit if suffix == TEMPORARY_SUFFIX else lock_limit if suffix == LOCKED_SUFFIX else None",
+           "            limit = temp_limit if suffix == TEMPORARY_SUFFIX else lock_limit",
+           "purge treats any suffixed file as a stale lock"),
+    Mutant("purge-follows-symlinks", "SEC-1", "simple.py",
+           "                info = entry.stat(follow_symlinks=False)  # COMMON-6, SEC-1: lstat mtime",
+           "                info = entry.stat(follow_symlinks=True)",
+           "purge ages a symlink by its target's mtime"),
+    Mutant("count-includes-temp", "SIMPLE-COUNT-1", "base.py",
+           "        return sum(sum(1 for _ in self._element_names(d)) for d in self._intermediate_dirs())",
+           "        return sum(len(os.listdir(f\"{self.path}/{d}\")) for d in self._intermediate_dirs())",
+           "count counts every directory entry, temps and locks included"),
+    Mutant("table-unescaped", "TABLE-2", "table.py",
+           "    return text.replace(\"\\\\\", \"\\\\\\\\\").replace(\"\\t\", \"\\\\t\").replace(\"\\n\", \"\\\\n\")",
+           "    return text",
+           "table keys and values are written without escaping"),
+    Mutant("table-keys-unsorted", "TABLE-1", "table.py",
+           "    lines.sort()  # TABLE-1: str order is code point order",
+           "    lines.reverse()",
+           "table lines follow the caller's key order"),
+    Mutant("table-reader-lenient", "TABLE-5", "table.py",
+           "        if not tab or \"\\t\" in value:  # TABLE-5, TABLE-7: exactly one TAB (an empty line has none)\n            raise",
+           "        if False:\n            raise",
+           "a malformed table line is accepted"),
+    Mutant("schema-accepts-locked", "SCHEMA-1", "schema.py",
+           "    if type(name) is not str or not is_field_name(name) or name == LOCKED:",
+           "    if type(name) is not str or not is_field_name(name):",
+           "a field named 'locked' is accepted (python-dirq)"),
+    Mutant("normal-empty-dir-not-reused", "NORMAL-DIR-4", "normal.py",
+           "            if entries is not None and entries < self.maxelts:",
+           "            if entries and entries < self.maxelts:",
+           "an empty last intermediate directory is skipped (python-dirq)"),
+    Mutant("normal-purge-young-temporary", "NORMAL-PURGE-3", "normal.py",
+           "            if is_stale(path, limit):\n                self._destroy(path, strict=False)",
+           "            self._destroy(path, strict=False)",
+           "purge destroys temporary/ entries whatever their age (an add in progress)"),
+    Mutant("normal-remove-without-lock-check", "NORMAL-REMOVE-1", "normal.py",
+           "        if not is_directory(f\"{path}/{LOCKED}\"):\n            raise NotLocked",
+           "        if False:\n            raise NotLocked",
+           "get and remove work on elements nobody locked"),
+]
+
+
+def build(mutant: Mutant, destination: Path) -> Path:
+    """Write dirqref with ``mutant`` applied under ``destination``; return the PYTHONPATH entry."""
+    package = destination / "dirqref"
+    shutil.copytree(SOURCE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    target = package / mutant.file
+    text = target.read_text(encoding="utf-8")
+    if text.count(mutant.old) != 1:
+        raise ValueError(f"mutant {mutant.name}: the code it breaks is not (exactly once) in {mutant.file}")
+    target.write_text(text.replace(mutant.old, mutant.new), encoding="utf-8")
+    return destination
