@@ -42,7 +42,7 @@ NORMAL_ELEMENT = {
     "header": {"type": "table", "value": {"k\tey": "v\nal", "": "empty"}},
     "data": {"type": "binary", "base64": b64encode(bytes(range(256)))},
 }
-BATCH = {"count": 5, "size": 64, "seed": "driver-check"}
+BATCH: dict[str, Any] = {"count": 5, "size": 64, "seed": "driver-check"}
 ABSENT = "00000000/00000000000000"
 INVALID = "../../etc/passwd"
 
@@ -100,12 +100,13 @@ class Checker:
         self.note("PASS" if good else "DEVIATION", check, "" if good else f"{op}: unexpected result {_show(got)}")
         return got
 
-    def expect_error(self, check: str, op: str, kind: str, **args: Any) -> None:
+    def expect_error(self, check: str, op: str, kind: str, miss: str = "DEVIATION", **args: Any) -> None:
+        """Expect an error of ``kind``; anything else is a ``miss`` (FAIL for protocol rules)."""
         ok, got = self.send(check, op, **args)
         if ok:
-            self.note("DEVIATION", check, f"{op}: expected error {kind}, got result {_show(got)}")
+            self.note(miss, check, f"{op}: expected error {kind}, got result {_show(got)}")
         elif got.kind != kind:
-            self.note("DEVIATION", check, f"{op}: expected error {kind}, got error {got.kind}: {got.message}")
+            self.note(miss, check, f"{op}: expected error {kind}, got error {got.kind}: {got.message}")
         else:
             self.note("PASS", check)
 
@@ -124,7 +125,7 @@ class Checker:
         self.note("PASS", "hello", f"{impl['name']} {impl['version']} ({impl['language']}): types {', '.join(types) or 'none'}; "
                                    f"roles {', '.join(hello['roles']) or 'none'}; features {', '.join(hello['features']) or 'none'}")
         try:
-            self.expect_error("unknown-op", "no_such_op", "unsupported")
+            self.expect_error("unknown-op", "no_such_op", "unsupported", miss="FAIL")
             for qtype, check in (("simple", self.check_simple), ("normal", self.check_normal), ("null", self.check_null), ("set", self.check_set)):
                 if qtype in types:
                     check()
@@ -238,6 +239,8 @@ class Checker:
             if q is None:
                 return
             name = self.expect(f"set.add-{label}", "add", lambda n: isinstance(n, str), queue=q, data=data)
+            if name is None:
+                return
             members.append(q)
             expected.append([q, name])
         expected.sort(key=lambda pair: (pair[1][-14:], members.index(pair[0])))  # SET-1, SET-2

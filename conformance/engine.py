@@ -174,8 +174,8 @@ class Engine:
             wanted = f"error {step['error']}" if "error" in step else _describe(substitute(step.get("expect"), self.run.bindings)) if "expect" in step else "success"
             raise self.fail(index, step, f"{label}: expected {wanted}, got error {error.kind}: {error.message}") from None
         if role in self.members and isinstance(result, list):  # set pairs: handle -> member index
-            index = {h: i for i, h in enumerate(self.members[role])}
-            result = [[index.get(pair[0], pair[0]), pair[1]] if isinstance(pair, list) and len(pair) == 2 else pair for pair in result]
+            position = {h: i for i, h in enumerate(self.members[role])}
+            result = [[position.get(pair[0], pair[0]), pair[1]] if isinstance(pair, list) and len(pair) == 2 else pair for pair in result]
         self.run.log.append(f"{label} -> {_describe(result)}")
         if "error" in step:
             raise self.fail(index, step, f"{label}: expected error {step['error']}, got {_describe(result)}")

@@ -1,0 +1,411 @@
+#!/usr/bin/perl
+#
+# dirqkit driver for Perl Directory::Queue (protocol v1, see PROTOCOL.md).
+#
+# Usage: perl perl_dirq.pl   (Directory::Queue must be in @INC, e.g. PERL5LIB)
+#
+# Only core modules besides Directory::Queue: JSON::PP, MIME::Base64,
+# Digest::SHA, Time::HiRes, POSIX. Queue types: Simple, Normal, Null, Set.
+#
+# Directory::Queue reports every failure by dying with a message, so the
+# error kind is read from the message:
+#   "unsupported method"                         -> unsupported
+#   "invalid element"                            -> invalid_name
+#   any message about the schema                 -> invalid_schema
+#   "not locked"                                 -> not_locked
+#   invalid/unexpected/missing option, duplicate
+#   or missing queue in a set                    -> invalid_option
+#   unexpected or missing data, bad table line,
+#   missing data file, undecodable UTF-8         -> invalid_data
+# and otherwise from the op and the strerror text of the errno in the
+# message: lock + EEXIST -> locked, lock + ENOENT -> not_found, unlock and
+# get + ENOENT -> not_locked, touch, add_path and remove + ENOENT ->
+# not_found (remove of a missing .lck -> not_locked, effect unknown: the
+# element was unlinked first); anything else -> io with effect unknown.
+#
+# Normal fields whose schema type carries the '*' flag are given to and
+# read from Directory::Queue as scalar references (its API's convention);
+# on the wire they are plain typed fields like the others.
+#
+
+use strict;
+use warnings;
+
+use Digest::SHA qw(sha256_hex);
+use JSON::PP ();
+use MIME::Base64 qw(decode_base64 encode_base64);
+use POSIX qw(EEXIST ENOENT);
+use Time::HiRes ();
+
+my $JSON = JSON::PP->new->utf8->ascii->allow_nonref;
+my $PROTOCOL = 1;
+my %OPTIONS = (
+    simple => [qw(umask rndhex granularity maxtemp maxlock)],
+    normal => [qw(umask rndhex maxelts maxtemp maxlock nlink)],
+    null   => [],
+);
+my %CLASS = (simple => "Simple", normal => "Normal", null => "Null");
+my %ERRNO_TEXT = map { local $! = $_; ("$!" => $_) } (EEXIST, ENOENT);
+my %ERRNO_KIND = (
+    "lock/" . EEXIST() => "locked",      "lock/" . ENOENT() => "not_found",
+    "unlock/" . ENOENT() => "not_locked", "get/" . ENOENT() => "not_locked",
+    "touch/" . ENOENT() => "not_found",  "add_path/" . ENOENT() => "not_found",
+    "remove/" . ENOENT() => "not_found",
+);
+
+my (%handle, $opened, $loaded, $stopping);
+
+# a refusal made by the driver itself: die with a blessed {kind, message}
+sub refuse ($$) {
+    my ($kind, $message) = @_;
+    die bless({ kind => $kind, message => $message, effect => "none" }, "Refusal");
+}
+
+sub failure ($$) {
+    my ($op, $error) = @_;
+    return {%$error} if ref($error) eq "Refusal";
+    my $message = "$error";
+    $message =~ s/\s+$//;
+    my $kind;
+    if    ($message =~ /^unsupported method/)  { $kind = "unsupported" }
+    elsif ($message =~ /^invalid element/)     { $kind = "invalid_name" }
+    elsif ($message =~ /schema/)               { $kind = "invalid_schema" }
+    elsif ($message =~ /not locked$/)          { $kind = "not_locked" }
+    elsif ($message =~ /^(invalid (maxlock|maxtemp|rndhex|umask|granularity|maxelts)|unexpected option|missing option|duplicate queue|missing queue|not a Directory::Queue)/) {
+        $kind = "invalid_option";
+    }
+    elsif ($message =~ /^(unexpected (data|hash line|character|\w+ data in)|missing mandatory|missing data file|undefined hash value|invalid hash scalar|cannot UTF-8 decode)/) {
+        $kind = "invalid_data";
+    }
+    return { kind => $kind, message => $message, effect => "none" } if $kind;
+    foreach my $text (keys(%ERRNO_TEXT)) {
+        next unless index($message, $text) >= 0;
+        $kind = $ERRNO_KIND{"$op/$ERRNO_TEXT{$text}"} or last;
+        return { kind => "not_locked", message => $message, effect => "unknown" }
+            if $op eq "remove" and $message =~ /\.lck\)/;
+        return { kind => $kind, message => $message, effect => "none" };
+    }
+    return { kind => "io", message => $message, effect => "unknown" };
+}
+
+sub arg ($$) {
+    my ($request, $name) = @_;
+    refuse("internal", "bad request: missing argument $name") unless defined($request->{$name});
+    return $request->{$name};
+}
+
+sub queue_of ($) {
+    my ($request) = @_;
+    my $key = arg($request, "queue");
+    my $entry = $handle{$key} or refuse("internal", "bad request: unknown queue handle $key");
+    return $entry;
+}
+
+# the queue's method for an op; an implementation without it answers unsupported (SPEC-2)
+sub method_of ($$) {
+    my ($entry, $name) = @_;
+    refuse("unsupported", "Directory::Queue $entry->{type} queues have no $name") unless $entry->{queue}->can($name);
+    return $name;
+}
+
+sub plain_queue ($) {
+    my ($request) = @_;
+    my $entry = queue_of($request);
+    refuse("unsupported", "$request->{op} is not an operation of a set") if $entry->{type} eq "set";
+    return $entry;
+}
+
+# a field flagged '*' is passed to and returned by Directory::Queue as a scalar reference
+sub by_ref ($$) {
+    my ($entry, $field) = @_;
+    return ((($entry->{schema} || {})->{$field} || "") =~ /\*/) ? 1 : 0;
+}
+
+sub base_type ($$) {
+    my ($entry, $field) = @_;
+    my $type = ($entry->{schema} || {})->{$field} || "binary";
+    $type =~ s/[?*]+$//;
+    return $type;
+}
+
+# typed fields (PROTOCOL.md 2.2) <-> Perl values
+sub decode_fields ($$) {
+    my ($entry, $wire) = @_;
+    refuse("internal", "bad request: data of a normal queue must be typed fields") unless ref($wire) eq "HASH";
+    my %data;
+    foreach my $name (keys(%$wire)) {
+        my $field = $wire->{$name};
+        my $type = ref($field) eq "HASH" ? ($field->{type} || "") : "";
+        if    ($type eq "binary") { $data{$name} = decode_base64($field->{base64}) }
+        elsif ($type eq "string" or $type eq "table") { $data{$name} = $field->{value} }
+        else  { refuse("internal", "bad request: data.$name is not a typed field") }
+        $data{$name} = \ "$data{$name}" if by_ref($entry, $name) and not ref($data{$name});
+    }
+    return \%data;
+}
+
+sub encode_fields ($$) {
+    my ($entry, $data) = @_;
+    my %wire;
+    foreach my $name (keys(%$data)) {
+        my $type = base_type($entry, $name);
+        my $value = ref($data->{$name}) eq "SCALAR" ? ${ $data->{$name} } : $data->{$name};
+        $wire{$name} = $type eq "binary"
+            ? { type => "binary", base64 => encode_base64($value, "") }
+            : { type => $type, value => $value };
+    }
+    return \%wire;
+}
+
+sub names ($) {
+    my ($queue) = @_;
+    my @names;
+    for (my $name = $queue->first(); $name; $name = $queue->next()) {
+        push(@names, $name);
+    }
+    return \@names;
+}
+
+sub set_pairs ($) {
+    my ($entry) = @_;
+    my %by_id = map { ($handle{$_}{queue}->id() => $_) } @{ $entry->{members} };
+    my @pairs;
+    for (my ($q, $name) = $entry->{queue}->first(); $q; ($q, $name) = $entry->{queue}->next()) {
+        push(@pairs, [ $by_id{$q->id()}, $name ]);
+    }
+    return \@pairs;
+}
+
+sub make_set ($) {
+    my ($keys) = @_;
+    refuse("internal", "bad request: set members must be a list of handles") unless ref($keys) eq "ARRAY";
+    my @members = map { plain_queue({ op => "open", queue => $_ }) } @$keys;
+    my $set = Directory::Queue::Set->new(map { $_->{queue} } @members);
+    return { type => "set", queue => $set, members => [@$keys] };
+}
+
+sub new_handle ($) {
+    my ($entry) = @_;
+    my $key = "q" . ++$opened;
+    $handle{$key} = $entry;
+    return $key;
+}
+
+# history timestamps: wall clock in integer microseconds
+sub now_us () {
+    my ($seconds, $micro) = Time::HiRes::gettimeofday();
+    return $seconds * 1_000_000 + $micro;
+}
+
+sub payload ($$$) {
+    my ($seed, $index, $size) = @_;
+    my $text = "";
+    for (my $k = 0; length($text) < $size; $k++) {
+        $text .= sha256_hex("$seed:$index:$k");
+    }
+    return substr($text, 0, $size);
+}
+
+# one step of a batch: returns its result, or records the failure and dies "STOP"
+sub step ($$$$) {
+    my ($history, $op, $where, $code) = @_;
+    my @result = eval { $code->() };
+    return wantarray ? @result : $result[0] unless $@;
+    my $error = failure($op, $@);
+    push(@$history, { type => $error->{effect} eq "unknown" ? "info" : "fail", op => $op, %$where,
+                      error => $error, time => now_us() });
+    die "STOP\n";
+}
+
+my %OP;
+
+$OP{hello} = sub {
+    my ($r) = @_;
+    refuse("unsupported", "this driver speaks protocol $PROTOCOL") unless ($r->{protocol} || 0) == $PROTOCOL;
+    unless ($loaded) {
+        eval { require Directory::Queue; require Directory::Queue::Set; 1 }
+            or refuse("unsupported", "implementation unavailable: $@");
+        $loaded = 1;
+    }
+    return {
+        protocol       => $PROTOCOL,
+        implementation => { name => "perl-Directory-Queue", language => "perl",
+                             version => $Directory::Queue::VERSION // "unknown" },
+        queue_types    => [qw(simple normal null set)],
+        roles          => [qw(producer consumer purger)],
+        features       => ["batch"],
+        options        => \%OPTIONS,
+    };
+};
+
+$OP{open} = sub {
+    my ($r) = @_;
+    my $type = arg($r, "type");
+    return new_handle(make_set($r->{members})) if $type eq "set";
+    refuse("unsupported", "no $type queues") unless $CLASS{$type};
+    my %option = %{ $r->{options} || {} };
+    my %known = map { ($_ => 1) } @{ $OPTIONS{$type} };
+    foreach my $name (sort(keys(%option))) {
+        refuse("unsupported", "Directory::Queue $type queues have no option $name") unless $known{$name};
+    }
+    $option{path} = arg($r, "path") unless $type eq "null";
+    $option{schema} = $r->{schema} if defined($r->{schema});
+    my $queue = Directory::Queue->new(type => $CLASS{$type}, %option);
+    return new_handle({ type => $type, queue => $queue, schema => $r->{schema} });
+};
+
+$OP{add} = sub {
+    my ($r) = @_;
+    my $entry = plain_queue($r);
+    my $data = arg($r, "data");
+    return $entry->{queue}->add(ref($data) ? decode_fields($entry, $data) : decode_base64($data));
+};
+
+$OP{add_path} = sub {
+    my ($r) = @_;
+    my $entry = plain_queue($r);
+    my $method = method_of($entry, "add_path");
+    return $entry->{queue}->$method(arg($r, "path"));
+};
+
+foreach my $op (qw(lock unlock)) {
+    $OP{$op} = sub {
+        my ($r) = @_;
+        my @permissive = defined($r->{permissive}) ? ($r->{permissive} ? 1 : 0) : ();
+        return plain_queue($r)->{queue}->$op(arg($r, "name"), @permissive) ? JSON::PP::true : JSON::PP::false;
+    };
+}
+
+foreach my $op (qw(touch remove)) {
+    $OP{$op} = sub { my ($r) = @_; plain_queue($r)->{queue}->$op(arg($r, "name")); return undef };
+}
+
+$OP{get_path} = sub {
+    my ($r) = @_;
+    my $entry = plain_queue($r);
+    my $method = method_of($entry, "get_path");
+    return $entry->{queue}->$method(arg($r, "name"));
+};
+
+$OP{get} = sub {
+    my ($r) = @_;
+    my $entry = plain_queue($r);
+    return encode_fields($entry, scalar($entry->{queue}->get(arg($r, "name")))) if $entry->{type} eq "normal";
+    return encode_base64($entry->{queue}->get(arg($r, "name")), "");
+};
+
+$OP{count} = sub { my ($r) = @_; 0 + queue_of($r)->{queue}->count() };
+
+$OP{list} = sub {
+    my ($r) = @_;
+    my $entry = queue_of($r);
+    return $entry->{type} eq "set" ? set_pairs($entry) : names($entry->{queue});
+};
+
+$OP{purge} = sub {
+    my ($r) = @_;
+    my %option = map { defined($r->{$_}) ? ($_ => $r->{$_}) : () } qw(maxtemp maxlock);
+    plain_queue($r)->{queue}->purge(%option);
+    return undef;
+};
+
+$OP{set_list} = sub { my ($r) = @_; set_pairs(make_set($r->{queues})) };
+
+$OP{close} = sub { my ($r) = @_; queue_of($r); delete($handle{ $r->{queue} }); return undef };
+
+$OP{shutdown} = sub { $stopping = 1; return undef };
+
+$OP{produce} = sub {
+    my ($r) = @_;
+    my $entry = plain_queue($r);
+    my ($count, $size, $seed) = (arg($r, "count"), arg($r, "size"), arg($r, "seed"));
+    my $field = $entry->{type} eq "normal" ? arg($r, "field") : undef;
+    my (@history, $done);
+    $done = 0;
+    eval {
+        for my $index (0 .. $count - 1) {
+            my $data = payload($seed, $index, $size);
+            push(@history, { type => "invoke", op => "add", index => $index, sha256 => sha256_hex($data), time => now_us() });
+            my $value = !defined($field) ? $data : by_ref($entry, $field) ? { $field => \$data } : { $field => $data };
+            my $name = step(\@history, "add", { index => $index }, sub { $entry->{queue}->add($value) });
+            push(@history, { type => "ok", op => "add", index => $index, name => $name, time => now_us() });
+            $done++;
+        }
+        1;
+    } or do { die $@ unless $@ eq "STOP\n" };
+    return { count => $done, history => \@history };
+};
+
+$OP{consume} = sub {
+    my ($r) = @_;
+    my $entry = plain_queue($r);
+    my $queue = $entry->{queue};
+    my $limit = $r->{limit};
+    my $hold = $r->{hold} || 0;
+    my $field = $entry->{type} eq "normal" ? arg($r, "field") : undef;
+    my (@history, $done, $progress);
+    $done = 0;
+    eval {
+        $progress = 1;
+        while ($progress and (!defined($limit) or $done < $limit)) {
+            $progress = 0;
+            my $name = step(\@history, "list", {}, sub { $queue->first() });
+            while ($name) {
+                last if defined($limit) and $done >= $limit;
+                my %where = (name => $name);
+                push(@history, { type => "invoke", op => "lock", name => $name, time => now_us() });
+                if (step(\@history, "lock", \%where, sub { $queue->lock($name, 1) })) {
+                    push(@history, { type => "ok", op => "lock", name => $name, time => now_us() });
+                    push(@history, { type => "invoke", op => "get", name => $name, time => now_us() });
+                    my $value = step(\@history, "get", \%where, sub { scalar($queue->get($name)) });
+                    my $bytes = defined($field) ? $value->{$field} : $value;
+                    $bytes = $$bytes if ref($bytes) eq "SCALAR";
+                    utf8::encode($bytes) if defined($field) and base_type($entry, $field) eq "string";
+                    push(@history, { type => "ok", op => "get", name => $name, sha256 => sha256_hex($bytes), time => now_us() });
+                    Time::HiRes::sleep($hold) if $hold;
+                    push(@history, { type => "invoke", op => "remove", name => $name, time => now_us() });
+                    step(\@history, "remove", \%where, sub { $queue->remove($name) });
+                    push(@history, { type => "ok", op => "remove", name => $name, time => now_us() });
+                    $done++;
+                    $progress = 1;
+                } else {
+                    push(@history, { type => "fail", op => "lock", name => $name, time => now_us() });
+                }
+                $name = step(\@history, "list", {}, sub { $queue->next() });
+            }
+        }
+        1;
+    } or do { die $@ unless $@ eq "STOP\n" };
+    return { count => $done, history => \@history };
+};
+
+sub reply ($) {
+    my ($line) = @_;
+    my $request = eval { $JSON->decode($line) };
+    return { seq => undef, ok => JSON::PP::false, error => { kind => "internal", message => "request is not JSON: $@", effect => "none" } }
+        unless ref($request) eq "HASH" and defined($request->{seq}) and defined($request->{op});
+    my $op = $request->{op};
+    my $code = $OP{$op};
+    my $seq = 0 + $request->{seq};
+    return { seq => $seq, ok => JSON::PP::false, error => { kind => "unsupported", message => "unknown op $op", effect => "none" } }
+        unless $code;
+    return { seq => $seq, ok => JSON::PP::false, error => { kind => "internal", message => "bad request: the first request must be hello", effect => "none" } }
+        unless $loaded or $op eq "hello" or $op eq "shutdown";
+    my $result = eval { $code->($request) };
+    return { seq => $seq, ok => JSON::PP::false, error => failure($op, $@) } if $@;
+    return { seq => $seq, ok => JSON::PP::true, result => $result };
+}
+
+# stdout is for protocol only: keep it, and send everything else to stderr
+open(my $out, ">&", \*STDOUT) or die "cannot dup stdout: $!";
+open(STDOUT, ">&", \*STDERR) or die "cannot redirect stdout: $!";
+binmode($out);
+binmode(STDIN);
+$out->autoflush(1);
+while (my $line = <STDIN>) {
+    next unless $line =~ /\S/;
+    my $reply = reply($line);
+    print $out $JSON->encode($reply), "\n";
+    last if $stopping;
+}
+exit(0);

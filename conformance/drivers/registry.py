@@ -1,0 +1,83 @@
+"""The drivers the kit knows: name, default command line, availability probe.
+
+A probe is cheap and never starts a driver: it answers (available, reason),
+the reason saying what was found or what is missing. Any other driver is
+reached by giving its command line (``dirqkit run --driver CMD --name NAME``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from .c_dirq import locate_library
+
+HERE = Path(__file__).resolve().parent
+PERL_DRIVER = HERE / "perl_dirq.pl"
+PERL_MODULES = ("Directory::Queue", "JSON::PP", "MIME::Base64", "Digest::SHA", "Time::HiRes")
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    name: str
+    implementation: str
+    command: tuple[str, ...]
+    probe: Callable[[], tuple[bool, str]]
+
+
+def _probe_ref() -> tuple[bool, str]:
+    return True, f"dirqref {version('dirqkit')} (the reference implementation)"
+
+
+def _probe_python_dirq() -> tuple[bool, str]:
+    if importlib.util.find_spec("dirq") is None:
+        return False, "python-dirq is not installed (pip install dirq)"
+    try:
+        return True, f"python-dirq {version('dirq')}"
+    except PackageNotFoundError:
+        return True, "python-dirq (version unknown)"
+
+
+def _probe_perl() -> tuple[bool, str]:
+    perl = shutil.which("perl")
+    if perl is None:
+        return False, "perl is not on PATH"
+    modules = [f"-M{m}" for m in PERL_MODULES]
+    code = 'print $Directory::Queue::VERSION // "unknown"'
+    try:
+        done = subprocess.run([perl, *modules, "-e", code], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"cannot run perl: {exc}"
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or ["no message"])[0].split(" (@INC", 1)[0]
+        return False, f"perl -MDirectory::Queue -e1 failed: {first}"
+    return True, f"Perl Directory::Queue {done.stdout.strip()} ({perl})"
+
+
+def _probe_c() -> tuple[bool, str]:
+    path = locate_library(None)
+    if path is None:
+        return False, "libdirq not found: set DIRQKIT_LIBDIRQ to the path of libdirq.so, or install c-dirq"
+    try:
+        ctypes.CDLL(path).dirq_new  # noqa: B018 - the symbol lookup is the check
+    except (OSError, AttributeError) as exc:
+        return False, f"cannot use {path}: {exc}"
+    return True, f"c-dirq libdirq at {path} (Simple queues only)"
+
+
+DRIVERS: dict[str, DriverSpec] = {
+    spec.name: spec
+    for spec in (
+        DriverSpec("ref", "dirqref", (sys.executable, "-m", "dirqkit.drivers.ref"), _probe_ref),
+        DriverSpec("python-dirq", "python-dirq", (sys.executable, "-m", "dirqkit.drivers.python_dirq"), _probe_python_dirq),
+        DriverSpec("perl", "Perl Directory::Queue", ("perl", str(PERL_DRIVER)), _probe_perl),
+        DriverSpec("c", "c-dirq (libdirq)", (sys.executable, "-m", "dirqkit.drivers.c_dirq"), _probe_c),
+    )
+}
