@@ -78,27 +78,39 @@ def find(expectations: list[ExpectedFailure], case_id: str, assignment: Assignme
     return next((e for e in expectations if e.matches(case_id, assignment)), None)
 
 
-def draft(failures: list[dict[str, Any]], reference: str = "ref") -> dict[str, str]:
-    """YAML drafts, per implementation, from failed runs (``--write-expectations``).
+def draft(records: list[dict[str, Any]], reference: str = "ref") -> dict[str, str]:
+    """YAML drafts, per implementation, from a run's records (``--write-expectations``).
 
-    Each failure is attributed to every implementation other than the
-    reference that plays a role in it; the maintainer trims the draft.
+    A failure is blamed on the (role, implementation) pairs that fail in every
+    run of the case where they occur: a purger that deletes foreign files
+    fails whoever produced. A failure no such pair explains is drafted with
+    all of its non-reference roles. The maintainer reviews each reason.
     """
-    per_impl: dict[str, list[dict[str, Any]]] = {}
-    for failure in failures:
-        roles: dict[str, str] = failure["roles"]
-        for impl in sorted(set(roles.values()) - {reference}):
-            per_impl.setdefault(impl, []).append({
-                "case": failure["case"],
-                "roles": {r: i for r, i in roles.items() if i == impl},
-                "requirement": failure.get("requirement") or failure["requirements"][0],
-                "reason": "TODO: " + failure.get("message", "").splitlines()[0][:160],
-            })
-    drafts = {}
-    for impl, entries in per_impl.items():
-        unique = {(e["case"], tuple(sorted(e["roles"].items()))): e for e in entries}
-        drafts[impl] = yaml.safe_dump(
-            {"implementation": impl, "expected_failures": list(unique.values())},
-            sort_keys=False, allow_unicode=True, width=100,
-        )
-    return drafts
+    bad = {"FAIL", "ERROR", "TIMEOUT", "CRASH", "XFAIL"}
+    runs: dict[tuple[str, str, str], list[bool]] = {}
+    for record in records:
+        if record["outcome"] == "SKIP":
+            continue
+        for role, impl in record["roles"].items():
+            runs.setdefault((record["case"], role, impl), []).append(record["outcome"] in bad)
+    always = {key for key, failed in runs.items() if all(failed) and key[2] != reference}
+    per_impl: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]]] = {}
+    for record in records:
+        if record["outcome"] not in bad:
+            continue
+        roles: dict[str, str] = record["roles"]
+        blamed = [(r, i) for r, i in roles.items() if (record["case"], r, i) in always]
+        pairs = blamed or [(r, i) for r, i in roles.items() if i != reference]
+        for impl in sorted({i for _, i in pairs}):
+            mine = tuple(sorted((r, i) for r, i in pairs if i == impl))
+            per_impl.setdefault(impl, {})[(record["case"], mine)] = {
+                "case": record["case"],
+                "roles": dict(mine),
+                "requirement": record.get("requirement") or record["requirements"][0],
+                "reason": "TODO: " + (record.get("message") or record.get("expected") or "").splitlines()[0][:160],
+            }
+    return {
+        impl: yaml.safe_dump({"implementation": impl, "expected_failures": list(entries.values())},
+                             sort_keys=False, allow_unicode=True, width=100)
+        for impl, entries in per_impl.items()
+    }

@@ -146,8 +146,7 @@ class KitSession:
         if opt("dirqkit_write_expectations"):
             out = Path(opt("dirqkit_write_expectations"))
             out.mkdir(parents=True, exist_ok=True)
-            failed = [r.to_json() for r in self.results.records if r.outcome in ("FAIL", "ERROR", "TIMEOUT", "CRASH")]
-            for impl, text in expectations.draft(failed).items():
+            for impl, text in expectations.draft([r.to_json() for r in self.results.records]).items():
                 (out / f"{impl}.yaml").write_text(text, encoding="utf-8")
                 terminalreporter.write_line(f"dirqkit: drafted {out / (impl + '.yaml')}")
 
