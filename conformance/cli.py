@@ -58,4 +58,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from dirqkit.cli import main as package_main  # one UsageError class, not a __main__ copy
+
+    sys.exit(package_main())

@@ -177,7 +177,8 @@ class CaseFile(pytest.File):
             for name, impl in impls.items():
                 reason = impl.unavailable_reason or impl.unsupported_reason(case)
                 if reason:
-                    yield CaseItem.from_parent(self, name=f"{case.id}[{name}]", case=case, assignment=None, skip=reason)
+                    yield CaseItem.from_parent(self, name=f"{case.id}[{name}]", case=case, assignment=None, skip=reason,
+                                               skipped_implementation=name)
             usable = [n for n in runnable if not impls[n].unsupported_reason(case)]
             for assignment in assignments(case, usable, kit.pins):
                 if assignment.implementations <= set(usable):
@@ -185,7 +186,8 @@ class CaseFile(pytest.File):
 
 
 class CaseItem(pytest.Item):
-    def __init__(self, *, case: Case, assignment: Assignment | None, skip: str | None, **kwargs: Any) -> None:
+    def __init__(self, *, case: Case, assignment: Assignment | None, skip: str | None,
+                 skipped_implementation: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case, self.assignment, self.skip_reason = case, assignment, skip
         for rid in case.requirements:
@@ -198,6 +200,7 @@ class CaseItem(pytest.Item):
         self.record = Record(
             case=case.id, title=case.title, group=case.group, requirements=list(case.requirements),
             roles=assignment.roles if assignment else {}, where=case.where,
+            implementations=[skipped_implementation] if skipped_implementation else [],
         )
 
     def reportinfo(self) -> tuple[Path, int, str]:

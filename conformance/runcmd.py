@@ -52,8 +52,11 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         if not directory.is_dir():
             raise UsageError(f"case directory {directory} does not exist")
     argv = [str(d) for d in case_dirs]
-    argv += ["-p", "no:cacheprovider", "--rootdir", str(case_dirs[0]), "-c", str(case_dirs[0] / "pytest.ini")]
+    # The kit's own (empty) ini file, so that the caller's pytest configuration does not apply.
+    argv += ["-p", "no:cacheprovider", "--rootdir", str(case_dirs[0]), "-c", str(default_cases_dir() / "pytest.ini")]
     argv += ["-v" if args.verbose else "-q", "-rfEX", "--tb=short"]
+    # dirqkit (the plugin's package) is imported before pytest starts: nothing to rewrite.
+    argv += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if args.jobs not in ("0", 0) and importlib.util.find_spec("xdist"):
         argv += ["-n", str(args.jobs)]
     for name, command in zip(args.name, args.driver):
