@@ -87,6 +87,11 @@ def matches(expect: Any, result: Any) -> bool:
     """Does an op result meet a case's ``expect``?"""
     if isinstance(expect, dict) and set(expect) == {"match"}:
         return isinstance(result, str) and re.fullmatch(expect["match"], result) is not None
+    if isinstance(expect, dict) and set(expect) == {"includes"}:
+        return isinstance(result, dict) and all(
+            set(want) <= set(result.get(key, [])) if isinstance(want, list) else result.get(key) == want
+            for key, want in expect["includes"].items()
+        )
     if isinstance(expect, dict) and set(expect) == {"match_all"}:
         return isinstance(result, list) and all(isinstance(r, str) and re.fullmatch(expect["match_all"], r) for r in result)
     if isinstance(expect, dict) and set(expect) in ({"text"}, {"base64"}):
@@ -160,6 +165,8 @@ class Engine:
         label = f"{role}={actor.implementation} {step['op']}({_describe(args)[1:-1]})"
         if step["op"] == "open":
             call_args = self.open_args(args)
+        elif step["op"] == "hello":
+            call_args = {"protocol": 1}
         else:
             if role not in self.handles:  # a case that tests open also uses the queue it opened
                 self.handles[role] = actor.call("open", self.open_args())

@@ -78,10 +78,8 @@ def decode_fields(wire: object) -> dict[str, Any]:
             values[name] = b64decode(field.get("base64"), f"{where}.base64")
         elif kind == "string" and isinstance(field.get("value"), str):
             values[name] = field["value"]
-        elif kind == "table" and isinstance(field.get("value"), dict) and all(
-            isinstance(v, str) for v in field["value"].values()
-        ):
-            values[name] = dict(field["value"])
+        elif kind == "table" and isinstance(field.get("value"), dict):
+            values[name] = dict(field["value"])  # values as sent: the implementation must reject non-text (TABLE-4)
         else:
             raise BadRequest(f"{where} must be {{type: string|table, value}} or {{type: binary, base64}}")
     return values
