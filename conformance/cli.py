@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "dirqkit.runcmd",
     "dirqkit.drivercheck",
     "dirqkit.driverscmd",
+    "dirqkit.fsckcmd",
 ]
 
 

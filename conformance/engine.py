@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from dirqkit import treeops
+from dirqkit import fixtures, treeops
 from dirqkit.caseload import VARIABLE_RE, Case
 
 
@@ -214,8 +214,11 @@ class Engine:
 
     def execute(self) -> CaseRun:
         self.run.work.mkdir(parents=True, exist_ok=True)
+        # A fixture step builds its tree in TOP now, before the roles open the queue,
+        # and expands into op and tree steps numbered as itself (dirqkit.fixtures).
+        steps = fixtures.case_steps(self.case, self.run.top, self.run.bindings)
         self.open_queues()
-        for index, step in enumerate(self.case.steps):
+        for index, step in steps:
             if "op" in step:
                 self.op_step(index, step)
             elif "parallel" in step:

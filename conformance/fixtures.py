@@ -1,42 +1,54 @@
-"""Queue trees written by real implementations (fixtures/real/): safe extraction and manifests.
+"""Fixture queue trees: the real-producer archives, the tree manifests, and fixture steps of cases.
 
-A fixture is ``NAME.tar.gz`` (the queue directory) next to ``NAME.json`` (its
-manifest, described in fixtures/real/README.md). :func:`extract` unpacks the
-archive without ever leaving the destination: absolute member names, ``..``,
-device files and symlinks pointing outside are refused, nothing is written
-through a symlink, and hard links are kept (a locked Simple element's ``.lck``
-is one). Every mtime is shifted by the same offset, so that ages mean the
-same on any day (:func:`offset_for_age`).
+A real-producer fixture (fixtures/real/) is ``NAME.tar.gz`` (the queue
+directory, as the producer left it) next to ``NAME.json`` (its manifest,
+described in fixtures/real/README.md). :func:`load_tree` reads both into the
+same :class:`~dirqkit.manifest.TreeManifest` a YAML tree manifest
+(fixtures/corrupt/) gives, so every fixture is built by one function,
+:func:`dirqkit.manifest.materialize`. Reading an archive refuses absolute
+member names, ``..``, devices, FIFOs, symlinks pointing outside and members
+under a symlink; hard links are kept (a locked Simple element's ``.lck`` is
+one). Ages count back from the archive's newest mtime, so a tree can be built
+as of any day (:func:`offset_for_age`, :func:`extract`).
+
+A case step ``{fixture: NAME}`` builds the fixture in the case's TOP before
+the roles open the queue (:func:`case_steps`); its ``read:`` and ``purge:``
+keys expand into op and tree steps computed from the manifest.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import stat
 import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-NS_PER_SECOND = 1_000_000_000
-WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+from dirqkit.caseload import Case
+from dirqkit.manifest import (
+    NS_PER_SECOND,
+    TOP,
+    Element,
+    FieldValue,
+    FixtureError,
+    Node,
+    TreeManifest,
+    check,
+    decode_fields,
+    decode_payload,
+    load,
+    materialize,
+    stays_inside,
+    typed_fields,
+)
+from dirqref.names import is_directory_name
 
-FieldValue = str | dict[str, str] | bytes
-
-
-class FixtureError(Exception):
-    """An archive that cannot be extracted safely, or a malformed manifest."""
-
-
-@dataclass(frozen=True)
-class Element:
-    """One element the fixture holds: Simple ``value`` is bytes, Normal a field -> value dict."""
-
-    name: str
-    value: bytes | dict[str, FieldValue]
+FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+REAL_DIR = FIXTURES_DIR / "real"
+CORRUPT_DIR = FIXTURES_DIR / "corrupt"
+DEFAULT_MAXTEMP, DEFAULT_MAXLOCK = 300, 600  # COMMON-8
 
 
 @dataclass(frozen=True)
@@ -96,98 +108,98 @@ def offset_for_age(manifest: Manifest, age: float) -> float:
 
 
 def extract(archive: Path, dest: Path, *, mtime_offset: float = 0.0) -> Manifest:
-    """Unpack ``archive`` into ``dest`` (created if missing) and return its parsed manifest.
+    """Build ``archive``'s tree in ``dest``/TREE_ROOT and return its parsed JSON manifest.
 
     Every mtime is the archived one plus ``mtime_offset`` seconds. Raises
     FixtureError naming the member when the archive is unsafe or unreadable.
     """
     manifest = load_manifest(manifest_path(archive))
-    dest.mkdir(parents=True, exist_ok=True)
-    offset_ns = round(mtime_offset * NS_PER_SECOND)
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            stamps: list[tuple[Path, int, int | None]] = []  # (path, mtime ns, mode to set last)
-            for member in tar:
-                stamps.append(_extract_member(tar, member, dest, offset_ns))
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise FixtureError(f"{archive}: cannot extract: {exc}") from None
-    # Directories last and deepest first: creating their entries changed their mtimes,
-    # and a read-only mode would have refused those entries.
-    stamps.sort(key=lambda stamp: (stamp[2] is not None, -len(stamp[0].parts)))
-    for path, mtime_ns, dir_mode in stamps:
-        if dir_mode is not None:
-            os.chmod(path, dir_mode, follow_symlinks=False)
-        os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+    tree = load_tree(archive, manifest)
+    assert tree.captured_ns is not None  # an archive's ages count back from its newest mtime
+    materialize(tree, dest / manifest.tree_root, reference_ns=tree.captured_ns + round(mtime_offset * NS_PER_SECOND))
     return manifest
 
 
-def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, offset_ns: int) -> tuple[Path, int, int | None]:
-    """Create one member; returns (path, new mtime in ns, directory mode or None)."""
-    path = dest / _safe_relative(member.name, member.name)
-    _check_parents(path, dest, member.name)
+def load_tree(archive: Path, manifest: Manifest | None = None) -> TreeManifest:
+    """The archive and its JSON manifest as a TreeManifest; ages count back from the newest mtime."""
+    manifest = manifest or load_manifest(manifest_path(archive))
+    members: list[tuple[Node, int]] = []  # (node with age 0, mtime in ns)
+    kinds: dict[str, str] = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                members.append(_member_node(tar, member, manifest.tree_root, kinds))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise FixtureError(f"{archive}: cannot read: {exc}") from None
+    newest = max((mtime for _, mtime in members), default=0)
+    nodes = tuple(Node(n.path, n.kind, n.data, n.target, n.mode, 0 if n.kind == "link" else newest - mtime) for n, mtime in members)
+    tree = TreeManifest(
+        name=manifest.fixture,
+        description=f"written by {manifest.written_by} on {manifest.written_on}",
+        queue_type=manifest.queue_type,
+        options=manifest.options,
+        schema=manifest.schema,
+        nodes=nodes,
+        elements=manifest.elements,
+        locked=manifest.locked,
+        leftovers=tuple(leftover.path for leftover in manifest.leftovers),
+        captured_ns=newest,
+    )
+    try:
+        check(tree)  # the JSON manifest describes the archive: elements, payloads, lock state
+    except ValueError as exc:
+        raise FixtureError(f"{archive}: {exc}") from None
+    return tree
+
+
+def _member_node(tar: tarfile.TarFile, member: tarfile.TarInfo, root: str, kinds: dict[str, str]) -> tuple[Node, int]:
+    """One archive member as a node (path relative to TOP) and its mtime in ns; unsafe members refused."""
+    path = _tree_path(member.name, member.name, root)
+    if path != TOP:
+        parent = str(PurePosixPath(path).parent)
+        if parent not in kinds:
+            raise FixtureError(f"member {member.name!r}: its directory {parent!r} is not in the archive before it")
+        if kinds[parent] != "dir":
+            raise FixtureError(f"member {member.name!r}: {parent!r} is not a directory (symlinks are not followed)")
     mode = member.mode & 0o777  # no setuid, setgid or sticky bits from an archive
-    mtime_ns = int(member.mtime) * NS_PER_SECOND + offset_ns
+    mtime_ns = int(member.mtime) * NS_PER_SECOND
     if member.isdir():
-        path.mkdir(mode=0o700)
-        return path, mtime_ns, mode
-    if member.isreg():
+        node = Node(path, "dir", mode=mode)
+    elif member.isreg():
         source = tar.extractfile(member)
         assert source is not None  # a regular member always has a data stream
-        fd = os.open(path, WRITE_FLAGS, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            while chunk := source.read(1 << 16):
-                out.write(chunk)
-            os.fchmod(out.fileno(), mode)
-        return path, mtime_ns, None
-    if member.islnk():
-        target = dest / _safe_relative(member.linkname, member.name)
-        _check_parents(target, dest, member.name)
-        if not stat.S_ISREG(os.lstat(target).st_mode):
-            raise FixtureError(f"member {member.name!r}: hard link to {member.linkname!r}, not a regular file")
-        os.link(target, path, follow_symlinks=False)
-        return path, mtime_ns, None
-    if member.issym():
-        inside = PurePosixPath(member.name).parent / member.linkname
-        if member.linkname.startswith("/") or not _stays_inside(inside):
+        node = Node(path, "file", data=source.read(), mode=mode)
+    elif member.islnk():
+        target = _tree_path(member.linkname, member.name, root)
+        if kinds.get(target) != "file":
+            raise FixtureError(f"member {member.name!r}: hard link to {member.linkname!r}, not a regular file before it")
+        node = Node(path, "link", target=target)
+    elif member.issym():
+        if member.linkname.startswith("/") or not stays_inside(PurePosixPath(member.name).parent / member.linkname):
             raise FixtureError(f"member {member.name!r}: symlink to {member.linkname!r} leaves the archive")
-        os.symlink(member.linkname, path)
-        return path, mtime_ns, None
-    raise FixtureError(f"member {member.name!r}: device, FIFO or other special file refused")
+        node = Node(path, "symlink", target=member.linkname)
+    else:
+        raise FixtureError(f"member {member.name!r}: device, FIFO or other special file refused")
+    kinds[path] = "file" if node.kind == "link" else node.kind
+    return node, mtime_ns
 
 
-def _safe_relative(name: str, member: str) -> PurePosixPath:
-    """``name`` as a relative path with no ``..``; FixtureError otherwise."""
+def _tree_path(name: str, member: str, root: str) -> str:
+    """The archive path ``name`` relative to the tree root (``.`` for the root itself)."""
     path = PurePosixPath(name)
     if not name or name.startswith("/") or path.is_absolute():
         raise FixtureError(f"member {member!r}: absolute path {name!r} refused")
     if ".." in path.parts or "\0" in name:
         raise FixtureError(f"member {member!r}: path {name!r} with '..' refused")
-    return path
-
-
-def _stays_inside(path: PurePosixPath) -> bool:
-    """Lexically resolving ``..`` in the relative ``path`` never climbs above its root."""
-    depth = 0
-    for part in path.parts:
-        depth += -1 if part == ".." else 0 if part == "." else 1
-        if depth < 0:
-            return False
-    return True
-
-
-def _check_parents(path: Path, dest: Path, member: str) -> None:
-    """Every directory between ``dest`` and ``path`` is a real directory (never a symlink)."""
-    for parent in reversed(path.relative_to(dest).parents[:-1]):
-        try:
-            mode = os.lstat(dest / parent).st_mode
-        except FileNotFoundError:
-            raise FixtureError(f"member {member!r}: its directory {str(parent)!r} is not in the archive before it") from None
-        if not stat.S_ISDIR(mode):
-            raise FixtureError(f"member {member!r}: {str(parent)!r} is not a directory (symlinks are not followed)")
+    if path == PurePosixPath(root):
+        return TOP
+    if not path.is_relative_to(root):
+        raise FixtureError(f"member {member!r}: outside the tree root {root!r}")
+    return path.relative_to(root).as_posix()
 
 
 def load_manifest(path: Path) -> Manifest:
-    """Parse a fixture manifest; FixtureError naming the file and the field on bad input."""
+    """Parse a real-producer JSON manifest; FixtureError naming the file and the field on bad input."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -196,7 +208,6 @@ def load_manifest(path: Path) -> Manifest:
         queue_type = raw["queue_type"]
         if queue_type not in ("simple", "normal"):
             raise ValueError(f"queue_type {queue_type!r} is neither simple nor normal")
-        decode = _decode_payload if queue_type == "simple" else _decode_fields
         return Manifest(
             fixture=raw["fixture"],
             implementation=raw["implementation"],
@@ -207,7 +218,8 @@ def load_manifest(path: Path) -> Manifest:
             schema=raw["schema"],
             tree_root=raw["tree_root"],
             elements=tuple(
-                Element(e["name"], decode(e["payload"] if queue_type == "simple" else e["fields"])) for e in raw["elements"]
+                Element(e["name"], decode_payload(e["payload"]) if queue_type == "simple" else decode_fields(e["fields"]))
+                for e in raw["elements"]
             ),
             locked=tuple(raw["locked"]),
             leftovers=tuple(Leftover(x["path"], x["what"], x["made_by"]) for x in raw["leftovers"]),
@@ -220,23 +232,130 @@ def load_manifest(path: Path) -> Manifest:
         raise FixtureError(f"{path}: malformed manifest: {type(exc).__name__}: {exc}") from None
 
 
-def _decode_payload(payload: dict[str, str]) -> bytes:
-    """A Simple payload: ``{"encoding": "utf-8" | "base64", "value": ...}``."""
-    if payload["encoding"] == "utf-8":
-        return payload["value"].encode("utf-8")
-    if payload["encoding"] == "base64":
-        return base64.b64decode(payload["value"], validate=True)
-    raise ValueError(f"payload encoding {payload['encoding']!r} unknown")
+# -- the fixture registry --------------------------------------------------------
 
 
-def _decode_fields(fields: dict[str, dict[str, Any]]) -> dict[str, FieldValue]:
-    """Normal fields: string -> str, table -> dict[str, str], binary -> bytes."""
-    record: dict[str, FieldValue] = {}
-    for name, field in fields.items():
-        if field["type"] == "binary":
-            record[name] = base64.b64decode(field["base64"], validate=True)
-        elif field["type"] in ("string", "table"):
-            record[name] = field["value"]
-        else:
-            raise ValueError(f"field {name}: type {field['type']!r} unknown")
-    return record
+def fixture_names() -> list[str]:
+    """Every fixture a case or test can name: real-producer archives and tree manifests."""
+    real = [a.name.removesuffix(".tar.gz") for a in archives(REAL_DIR)]
+    return sorted(real + [p.stem for p in CORRUPT_DIR.glob("*.yaml")])
+
+
+def find(name: str) -> TreeManifest:
+    """The fixture called ``name``: fixtures/real/NAME.tar.gz or fixtures/corrupt/NAME.yaml."""
+    archive = REAL_DIR / f"{name}.tar.gz"
+    if archive.is_file():
+        return load_tree(archive)
+    path = CORRUPT_DIR / f"{name}.yaml"
+    if path.is_file():
+        return load(path)
+    raise FixtureError(f"no fixture {name!r}: neither {archive} nor {path} exists (fixtures need a source checkout)")
+
+
+# -- fixture steps of cases (see CASES.md) -----------------------------------------
+
+
+def case_steps(case: Case, top: Path, bindings: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """The case's steps, numbered, with its fixture step built and expanded.
+
+    The fixture is built in ``top`` now, before any role opens the queue, its
+    ages counting back from ``age`` seconds ago (default 0). ``bindings`` receive
+    ``fixture_elements`` (identifiers in iteration order), ``fixture_locked``,
+    and per element i ``fixture_e<i>`` (identifier) and ``fixture_v<i>`` (what
+    get returns). The step itself becomes the op and tree steps of its
+    ``read:`` and ``purge:`` roles, all numbered as the fixture step.
+    """
+    numbered = list(enumerate(case.steps))
+    fixture_steps = [(index, step) for index, step in numbered if "fixture" in step]
+    if not fixture_steps:
+        return numbered
+    if len(fixture_steps) > 1:
+        raise FixtureError(f"{case.where}: case {case.id}: one fixture step per case (the queue has one tree)")
+    index, step = fixture_steps[0]
+    for role in (step.get("read"), step.get("purge")):
+        if role is not None and role not in case.roles:
+            raise FixtureError(f"{case.where}: case {case.id}: fixture step names role {role!r}, not in roles")
+    tree = find(step["fixture"])
+    _check_case_queue(case, tree)
+    age = float(step.get("age", 0))
+    materialize(tree, top, reference_ns=time.time_ns() - round(age * NS_PER_SECOND))
+    elements = sorted(tree.elements, key=lambda e: e.name)  # ITER-1
+    bindings["fixture_elements"] = [e.name for e in elements]
+    bindings["fixture_locked"] = list(tree.locked)
+    for number, element in enumerate(elements):
+        bindings[f"fixture_e{number}"] = element.name
+        bindings[f"fixture_v{number}"] = _get_result(element.value)
+    expanded: list[dict[str, Any]] = []
+    if "read" in step:
+        expanded += _read_steps(tree, elements, step["read"])
+    if "purge" in step:
+        options = case.queue.get("options", {})
+        expanded += _purge_steps(tree, step["purge"], age, options.get("maxtemp", DEFAULT_MAXTEMP), options.get("maxlock", DEFAULT_MAXLOCK))
+    return numbered[:index] + [(index, sub) for sub in expanded] + numbered[index + 1:]
+
+
+def _check_case_queue(case: Case, tree: TreeManifest) -> None:
+    queue = case.queue
+    if queue["type"] != tree.queue_type or (tree.queue_type == "normal" and queue.get("schema") != tree.schema):
+        raise FixtureError(f"{case.where}: case {case.id}: fixture {tree.name} is a {tree.queue_type} queue"
+                           f"{' with schema ' + json.dumps(tree.schema) if tree.schema else ''}; the case's queue must be the same")
+
+
+def _get_result(value: bytes | dict[str, FieldValue] | None) -> Any:
+    """What a driver's get returns for ``value`` (PROTOCOL.md): base64 bytes or typed fields."""
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode("ascii")}
+    return None if value is None else typed_fields(value)
+
+
+def _read_steps(tree: TreeManifest, elements: list[Element], role: str) -> list[dict[str, Any]]:
+    """List every element; lock, get and remove each unlocked one; the locked ones cannot be locked."""
+    simple = tree.queue_type == "simple"
+    lock_id, get_id, remove_id = ("SIMPLE-LOCK-2", "SIMPLE-GET-1", "SIMPLE-REMOVE-2") if simple else ("NORMAL-LOCK-1", "NORMAL-GET-2", "NORMAL-REMOVE-2")
+    steps: list[dict[str, Any]] = [{"role": role, "op": "list", "expect": "$fixture_elements", "requirement": "ITER-1"}]
+    removed = []
+    for number, element in enumerate(elements):
+        name = f"$fixture_e{number}"
+        if element.name in tree.locked:  # left locked by a process that is gone (CRASH-3)
+            steps.append({"role": role, "op": "lock", "args": {"name": name}, "expect": False, "requirement": lock_id})
+            steps.append({"role": role, "op": "lock", "args": {"name": name, "permissive": False}, "error": "locked", "requirement": lock_id})
+            continue
+        steps.append({"role": role, "op": "lock", "args": {"name": name}, "expect": True, "requirement": lock_id})
+        if element.value is not None:
+            steps.append({"role": role, "op": "get", "args": {"name": name}, "expect": f"$fixture_v{number}", "requirement": get_id})
+        steps.append({"role": role, "op": "remove", "args": {"name": name}, "requirement": remove_id})
+        removed.append(element.name)
+    if removed:
+        steps.append({"tree": {"absent": removed}, "requirement": remove_id})
+    return steps
+
+
+def _purge_steps(tree: TreeManifest, role: str, age: float, maxtemp: int, maxlock: int) -> list[dict[str, Any]]:
+    """Purge, then: stale leftovers and locks gone, fresh ones kept, everything else still there, element files unchanged."""
+    simple = tree.queue_type == "simple"
+    temp_stale = maxtemp > 0 and age > maxtemp  # COMMON-5, COMMON-8 (every entry is at least ``age`` old)
+    lock_stale = maxlock > 0 and age > maxlock
+    locks = [tree.lock_path(name) for name in tree.locked]
+    steps: list[dict[str, Any]] = [{"role": role, "op": "purge"}]
+    for paths, stale, rule in ((list(tree.leftovers), temp_stale, "SIMPLE-PURGE-2" if simple else "NORMAL-PURGE-3"),
+                               (locks, lock_stale, "SIMPLE-PURGE-3" if simple else "NORMAL-PURGE-4")):
+        if paths:
+            steps.append({"tree": {"absent" if stale else "present": paths}, "requirement": rule})
+    gone = (list(tree.leftovers) if temp_stale else []) + (locks if lock_stale else [])
+    present = [n.path for n in tree.nodes if n.path != TOP and not any(n.path == g or n.path.startswith(g + "/") for g in gone)]
+    directories = [p for p in present if is_directory_name(p)]
+    emptied = {d for d in directories if not any(p.startswith(d + "/") for p in present)}
+    greatest = max(directories, default=None)
+    present = [p for p in present if p not in emptied or p == greatest]  # SIMPLE-PURGE-5, NORMAL-PURGE-2
+    kept = {e.name for e in tree.elements}
+    data = {n.path: n.data for n in tree.nodes if n.kind == "file"}
+    content = {n.path: {"base64": base64.b64encode(data[n.target if n.kind == "link" else n.path]).decode("ascii")}
+               for n in tree.nodes if n.kind in ("file", "link") and _owner(n.path, simple) in kept}
+    steps.append({"tree": {"present": present, "kind": {name: "file" if simple else "dir" for name in sorted(kept)}, "content": content},
+                  "requirement": "SIMPLE-PURGE-4" if simple else "NORMAL-PURGE-5"})
+    return steps
+
+
+def _owner(path: str, simple: bool) -> str:
+    """The element identifier a path belongs to (Simple: the file itself; Normal: D/E of D/E/field)."""
+    return path if simple else "/".join(path.split("/")[:2])

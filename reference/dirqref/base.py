@@ -33,6 +33,7 @@ class TreeQueue:
         self.maxlock = check_seconds("maxlock", maxlock)  # COMMON-8
         self._modes = Modes.from_umask(self.umask)
         self._new_name = NameGenerator(self.rndhex)
+        self._last_element: tuple[object, str] = (object(), "")  # see _element_path
         try:
             make_tree(self.path, self._modes)  # COMMON-1
             top = os.stat(self.path)  # TOP itself may be a symlink (SEC-1)
@@ -45,8 +46,18 @@ class TreeQueue:
         return f"{type(self).__name__}({self.path!r})"
 
     def _element_path(self, name: object) -> str:
-        """NAME-10: validate ``name`` before building its path."""
-        return f"{self.path}/{check_identifier(name)}"
+        """NAME-10: validate ``name`` before building its path.
+
+        A consumer passes the same str object to lock, get and remove; the last (name, path)
+        pair is kept so that object is validated once (a str is immutable, and the pair holds
+        a reference to it, so the identity check cannot match another object).
+        """
+        last = self._last_element  # one tuple, read and replaced whole (thread-safe)
+        if last[0] is name:
+            return last[1]
+        path = f"{self.path}/{check_identifier(name)}"
+        self._last_element = (name, path)
+        return path
 
     def _ensure_dir(self, path: str) -> None:
         try:

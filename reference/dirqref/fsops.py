@@ -66,17 +66,20 @@ def write_file(path: str, data: bytes, modes: Modes) -> None:
 
 
 def read_fd(fd: int) -> bytes:
-    """Every byte from ``fd`` up to end of file."""
+    """Every byte of the regular file open at ``fd``, up to end of file.
+
+    POSIX: a read from a regular file returns less than asked only at end of file or when a
+    signal interrupts it after some bytes, which local filesystems never do (their reads are
+    not interruptible); so a short read ends the file without one more read returning b"".
+    Elements are never written after publication (SIMPLE-ADD-6, NORMAL-ADD-5).
+    """
     data = os.read(fd, READ_CHUNK)
     if len(data) < READ_CHUNK:
-        more = os.read(fd, READ_CHUNK) if data else b""
-        if not more:
-            return data
-        chunks = [data, more]
-    else:
-        chunks = [data]
-    while chunk := os.read(fd, READ_CHUNK):
+        return data  # the common case: the whole file in one read
+    chunks = [data]
+    while len(chunk := os.read(fd, READ_CHUNK)) == READ_CHUNK:
         chunks.append(chunk)
+    chunks.append(chunk)
     return b"".join(chunks)
 
 

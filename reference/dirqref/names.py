@@ -39,7 +39,7 @@ class NameGenerator:
     """
 
     def __init__(self, rndhex: int) -> None:
-        self._suffix = "%x" % rndhex  # NAME-4
+        self._format = "%08x%05x" + "%x" % rndhex  # NAME-1, NAME-4: the rndhex digit is constant
         self._last_us = 0
         self._lock = threading.Lock()
 
@@ -50,5 +50,4 @@ class NameGenerator:
             if now_us <= self._last_us:
                 now_us = self._last_us + 1  # NAME-7: previous time + 1 µs
             self._last_us = now_us
-        seconds, micros = divmod(now_us, 1_000_000)
-        return "%08x%05x%s" % (seconds, micros, self._suffix)  # NAME-1
+        return self._format % divmod(now_us, 1_000_000)  # NAME-1: (seconds, microseconds)

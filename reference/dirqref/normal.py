@@ -51,6 +51,7 @@ class QueueNormal(TreeQueue):
             raise InvalidOption(f"option nlink: expected a bool, got {nlink!r}")
         self.nlink = nlink  # NORMAL-DIR-2
         self._fill: tuple[str, int, int, int, int] = ("", 0, 0, 0, 0)  # see _entries
+        self._greatest: tuple[tuple[int, ...], str | None] = ((), None)  # see _greatest_dir
         super().__init__(path, umask=umask, rndhex=rndhex, maxtemp=maxtemp, maxlock=maxlock)
         self._temporary = f"{self.path}/{TEMPORARY_DIR}"
         self._obsolete = f"{self.path}/{OBSOLETE_DIR}"
@@ -108,7 +109,10 @@ class QueueNormal(TreeQueue):
                     if exc.errno in COLLISION:
                         continue  # NAME-6: collision, new name
                     if exc.errno == errno.ENOENT and os.path.lexists(temp):
-                        break  # RACE: the insertion dir was purged meanwhile; recompute it
+                        # RACE: the insertion dir was purged meanwhile; recompute it from a fresh
+                        # listing (a purge in the same timestamp tick may leave TOP's stat as cached).
+                        self._greatest = ((), None)
+                        break
                     raise io_error("rename", temp, exc) from None
                 if entries is not None:
                     self._remember_fill(directory, entries + 1)
@@ -119,11 +123,10 @@ class QueueNormal(TreeQueue):
 
         Returns the directory and its entry count when known.
         """
-        directories = self._intermediate_dirs()
-        if not directories:
+        directory = self._greatest_dir()
+        if directory is None:
             directory = directory_name(0)
         else:
-            directory = directories[-1]
             entries = self._entries(directory)
             if entries is not None and entries < self.maxelts:
                 return directory, entries  # NORMAL-DIR-5: concurrent producers may overshoot
@@ -133,6 +136,31 @@ class QueueNormal(TreeQueue):
         if not is_directory(path):  # SEC-2: e.g. a symlink planted under the next name
             raise QueueIOError(f"cannot add to {path}: not a directory")
         return directory, None
+
+    def _greatest_dir(self) -> str | None:
+        """NORMAL-DIR-1: the greatest intermediate directory, None when there is none.
+
+        Listing TOP costs O(directories) per add, so the answer is kept with TOP's stat taken
+        before the listing (inode, mtime, size, link count; creating or removing an intermediate
+        directory changes the mtime and the link count) and reused while that stat is unchanged.
+        RACE: with coarse filesystem timestamps, changes in the same clock tick as the last one
+        before our stat that leave size and link count as they were (a directory created and
+        another removed) are missed; adds then go to a directory that is no longer the greatest
+        until it is full or TOP changes again (the order is FIFO-ish anyway, NORMAL-DIR-5). A
+        cached directory purged meanwhile makes the rename fail with ENOENT; _publish forgets it.
+        """
+        try:
+            info = os.stat(self.path)  # TOP itself may be a symlink (SEC-1)
+        except OSError as exc:
+            raise io_error("stat", self.path, exc) from None
+        key = (info.st_ino, info.st_mtime_ns, info.st_size, info.st_nlink)
+        cached = self._greatest  # one tuple, read and replaced whole (thread-safe)
+        if cached[0] == key:
+            return cached[1]
+        directories = self._intermediate_dirs()
+        greatest = directories[-1] if directories else None
+        self._greatest = (key, greatest)
+        return greatest
 
     def _entries(self, directory: str) -> int | None:
         """NORMAL-DIR-2: readdir entries of an intermediate dir (nlink-2 only when configured).

@@ -32,7 +32,7 @@ class QueueSimple(TreeQueue):
         maxlock: int = 600,
     ) -> None:
         self.granularity = check_int("granularity", granularity, 0)  # SIMPLE-DIR-2
-        self._checked_dir = ""  # see _add_dir
+        self._add_dir_cache = (-1, "")  # (start of the period, its directory), see _add_dir
         super().__init__(path, umask=umask, rndhex=rndhex, maxtemp=maxtemp, maxlock=maxlock)
 
     def _add_dir(self) -> str:
@@ -40,14 +40,16 @@ class QueueSimple(TreeQueue):
         now = time.time_ns() // 1_000_000_000
         if self.granularity:
             now -= now % self.granularity
+        cached = self._add_dir_cache  # one tuple, read and replaced whole (thread-safe)
+        if cached[0] == now:
+            return cached[1]
         directory = directory_name(now)
-        if directory != self._checked_dir:
-            # SEC-2: never add through a symlink (or other non-directory) planted at TOP/D.
-            # Checked once per D and queue object; a later swap is a race we do not cover.
-            path = f"{self.path}/{directory}"
-            if os.path.lexists(path) and not is_directory(path):
-                raise QueueIOError(f"cannot add to {path}: not a directory")
-            self._checked_dir = directory
+        # SEC-2: never add through a symlink (or other non-directory) planted at TOP/D.
+        # Checked once per D and queue object; a later swap is a race we do not cover.
+        path = f"{self.path}/{directory}"
+        if os.path.lexists(path) and not is_directory(path):
+            raise QueueIOError(f"cannot add to {path}: not a directory")
+        self._add_dir_cache = (now, directory)
         return directory
 
     # -- producer ----------------------------------------------------------
@@ -193,6 +195,8 @@ class QueueSimple(TreeQueue):
         except OSError as exc:
             raise io_error("open", locked, exc) from None
         try:
+            # E.lck is a link to a regular file unless someone planted another type there;
+            # O_NONBLOCK (READ_FLAGS) keeps even a planted FIFO from hanging this read (SEC-6).
             return read_fd(fd)
         except OSError as exc:
             raise io_error("read", locked, exc) from None
