@@ -19,6 +19,7 @@ keys expand into op and tree steps computed from the manifest.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import tarfile
 import time
@@ -45,7 +46,16 @@ from dirqkit.manifest import (
 )
 from dirqref.names import is_directory_name
 
-FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+def _fixtures_dir() -> Path:
+    """fixtures/ of a checkout, else the copy installed as the dirqkit_fixtures package."""
+    checkout = Path(__file__).resolve().parent.parent / "fixtures"
+    if checkout.is_dir():
+        return checkout
+    spec = importlib.util.find_spec("dirqkit_fixtures")
+    return Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else checkout
+
+
+FIXTURES_DIR = _fixtures_dir()
 REAL_DIR = FIXTURES_DIR / "real"
 CORRUPT_DIR = FIXTURES_DIR / "corrupt"
 DEFAULT_MAXTEMP, DEFAULT_MAXLOCK = 300, 600  # COMMON-8

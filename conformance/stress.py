@@ -108,7 +108,6 @@ class Stress:
         self.consumers: list[Worker] = []
         self.workers: list[Worker] = []
         self.lock = threading.Lock()
-        self.kills = 0
 
     # -- workers -------------------------------------------------------------
 
@@ -218,12 +217,11 @@ class Stress:
         assert self.plan.kill is not None
         rng = random.Random(self.plan.kill.get("seed", 0))
         every = float(self.plan.kill.get("every", 0.2))
-        while self.consuming.wait(0) and not self._stopped(every * rng.uniform(0.5, 1.5)):
+        while not self._stopped(every * rng.uniform(0.5, 1.5)):
             with self.lock:
                 victim = self.consumers[rng.randrange(len(self.consumers))] if self.consumers else None
             if victim is not None:
                 victim.kill()
-                self.kills += 1
 
     def _stopped(self, pause: float) -> bool:
         deadline = time.monotonic() + pause
@@ -295,12 +293,15 @@ class Stress:
         return left
 
     def stats(self, wall: float, left: int) -> dict[str, Any]:
-        events = [e for h in self.histories.values() for e in h]
-        adds = sum(1 for e in events if e["op"] == "add" and e["type"] == "ok")
-        removes = sum(1 for e in events if e["op"] == "remove" and e["type"] == "ok")
-        return {"elements": self.plan.elements, "added": adds, "removed": removes, "processes": len(self.plan.producers) + len(self.plan.consumers) + bool(self.plan.purger),
-                "kills": self.kills, "wall_seconds": round(wall, 3), "ops_per_second": round((adds + removes) / wall, 1) if wall else 0.0,
-                "left_after_drain": left}
+        counts = {"add": 0, "remove": 0, "consume": 0}
+        for history in self.histories.values():
+            for event in history:
+                if event["type"] == ("info" if event["op"] == "consume" else "ok") and event["op"] in counts:
+                    counts[event["op"]] += 1
+        processes = len(self.plan.producers) + len(self.plan.consumers) + bool(self.plan.purger)
+        return {"elements": self.plan.elements, "added": counts["add"], "removed": counts["remove"], "processes": processes,
+                "consumers_killed": counts["consume"], "wall_seconds": round(wall, 3),
+                "ops_per_second": round((counts["add"] + counts["remove"]) / wall, 1) if wall else 0.0, "left_after_drain": left}
 
 
 def _lost_race(event: dict[str, Any]) -> bool:
