@@ -195,8 +195,9 @@ class QueueSimple(TreeQueue):
         except OSError as exc:
             raise io_error("open", locked, exc) from None
         try:
-            # E.lck is a link to a regular file unless someone planted another type there;
-            # O_NONBLOCK (READ_FLAGS) keeps even a planted FIFO from hanging this read (SEC-6).
+            # E.lck is a link to a regular file unless someone planted another type there (its
+            # type is not checked); O_NONBLOCK (READ_FLAGS) keeps a planted FIFO from hanging this
+            # read (SEC-6), which then returns what the FIFO holds at that moment.
             return read_fd(fd)
         except OSError as exc:
             raise io_error("read", locked, exc) from None
