@@ -38,9 +38,11 @@ class Actor(Protocol):
 class CaseFailed(Exception):
     """The implementation(s) did not do what the case expects."""
 
-    def __init__(self, step: int, requirement: str | None, message: str) -> None:
+    def __init__(self, step: int, requirement: str | None, message: str, violated: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.step, self.requirement, self.message = step, requirement, message
+        # Every requirement the run broke (a check, crash or fault step may break several), first one first.
+        self.violated = violated or ((requirement,) if requirement else ())
 
 
 @dataclass
@@ -111,9 +113,9 @@ class Engine:
         self.handles: dict[str, Any] = {}
         self.members: dict[str, list[Any]] = {}  # set cases: each role's member queue handles
 
-    def fail(self, index: int, step: dict[str, Any], message: str) -> CaseFailed:
-        requirement = step.get("requirement")
-        return CaseFailed(index, requirement, f"step {index + 1} (line {self.case.step_lines[index]}): {message}")
+    def fail(self, index: int, step: dict[str, Any], message: str, violated: tuple[str, ...] = ()) -> CaseFailed:
+        requirement = violated[0] if violated else step.get("requirement")
+        return CaseFailed(index, requirement, f"step {index + 1} (line {self.case.step_lines[index]}): {message}", violated)
 
     def open_args(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The case's queue as ``open`` arguments; an ``open`` step may override path and options."""
@@ -227,6 +229,18 @@ class Engine:
                 action = substitute(step["fs"], self.run.bindings)
                 self.run.log.append(f"kit fs {_describe(action)}")
                 treeops.apply_fs(self.run.top, self.run.work, action)
+            elif "check" in step:
+                from dirqkit import checker  # imported when used: these step modules import this one
+
+                checker.execute_step(self, index, step)
+            elif "stress" in step:
+                from dirqkit import stress
+
+                stress.execute_step(self, index, step)
+            elif "crash" in step or "fault" in step:
+                from dirqkit import crashpoints
+
+                crashpoints.execute_step(self, index, step)
             else:
                 expectation = substitute(step["tree"], self.run.bindings)
                 self.run.log.append(f"kit checks tree {_describe(expectation)}")

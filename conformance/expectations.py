@@ -12,6 +12,12 @@
 An entry matches a run of the case whose assignment contains every
 ``roles`` pair. Matching runs are strict expected failures: they must still
 fail, and an unexpected pass is reported (XPASS, a failure of the run).
+They must also fail only for the requirements the matching entries name (a
+case that breaks several requirements has one entry per requirement): a
+failure on any other requirement is a new failure, reported as FAIL.
+
+``racy: true`` marks a deviation that shows only when a race goes one way
+(concurrent cases): such a run may pass without being reported.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from dirqkit.matrix import Assignment
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent / "expectations"
@@ -38,6 +43,7 @@ class ExpectedFailure:
     roles: tuple[tuple[str, str], ...]
     requirement: str
     reason: str
+    racy: bool = False
 
     def matches(self, case_id: str, assignment: Assignment) -> bool:
         return case_id == self.case and set(self.roles) <= set(assignment.pairs)
@@ -45,15 +51,18 @@ class ExpectedFailure:
 
 def _entry(path: Path, index: int, raw: Any, implementation: str) -> ExpectedFailure:
     where = f"{path}: expected_failures[{index}]"
-    if not isinstance(raw, dict) or set(raw) - {"case", "roles", "requirement", "reason"}:
-        raise ExpectationsError(f"{where}: an entry has case, roles, requirement and reason")
+    if not isinstance(raw, dict) or set(raw) - {"case", "roles", "requirement", "reason", "racy"}:
+        raise ExpectationsError(f"{where}: an entry has case, roles, requirement, reason and optionally racy")
+    if not isinstance(raw.get("racy", False), bool):
+        raise ExpectationsError(f"{where}: 'racy' must be true or false")
     for key in ("case", "requirement", "reason"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ExpectationsError(f"{where}: '{key}' must be a non-empty string")
     roles = raw.get("roles")
     if not isinstance(roles, dict) or not roles or not all(isinstance(v, str) for v in roles.values()):
         raise ExpectationsError(f"{where}: 'roles' must map role names to implementations")
-    return ExpectedFailure(implementation, raw["case"], tuple(sorted(roles.items())), raw["requirement"], raw["reason"])
+    return ExpectedFailure(implementation, raw["case"], tuple(sorted(roles.items())), raw["requirement"], raw["reason"],
+                           raw.get("racy", False))
 
 
 def load_file(path: Path) -> list[ExpectedFailure]:
@@ -74,8 +83,34 @@ def load_all(directory: Path | None = None) -> list[ExpectedFailure]:
     return [e for path in sorted(directory.glob("*.yaml")) for e in load_file(path)]
 
 
-def find(expectations: list[ExpectedFailure], case_id: str, assignment: Assignment) -> ExpectedFailure | None:
-    return next((e for e in expectations if e.matches(case_id, assignment)), None)
+@dataclass(frozen=True)
+class Expected:
+    """What the entries matching one run expect of it."""
+
+    entries: tuple[ExpectedFailure, ...]
+
+    @property
+    def requirements(self) -> frozenset[str]:
+        return frozenset(e.requirement for e in self.entries)
+
+    @property
+    def strict(self) -> bool:
+        """A pass is reported unless one of the deviations is racy."""
+        return not any(e.racy for e in self.entries)
+
+    @property
+    def reason(self) -> str:
+        lines = (f"{e.requirement}: {e.reason} ({e.implementation}{', racy' if e.racy else ''})" for e in self.entries)
+        return "; ".join(dict.fromkeys(lines))  # entries of two roles may say the same
+
+    def uncovered(self, violated: tuple[str, ...]) -> list[str]:
+        """The requirements a failing run broke that no entry expects."""
+        return [r for r in violated if r not in self.requirements]
+
+
+def find(expectations: list[ExpectedFailure], case_id: str, assignment: Assignment) -> Expected | None:
+    entries = tuple(e for e in expectations if e.matches(case_id, assignment))
+    return Expected(entries) if entries else None
 
 
 def draft(records: list[dict[str, Any]], reference: str = "ref") -> dict[str, str]:
@@ -94,21 +129,23 @@ def draft(records: list[dict[str, Any]], reference: str = "ref") -> dict[str, st
         for role, impl in record["roles"].items():
             runs.setdefault((record["case"], role, impl), []).append(record["outcome"] in bad)
     always = {key for key, failed in runs.items() if all(failed) and key[2] != reference}
-    per_impl: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]]] = {}
+    per_impl: dict[str, dict[tuple[str, tuple[tuple[str, str], ...], str], dict[str, Any]]] = {}
     for record in records:
         if record["outcome"] not in bad:
             continue
         roles: dict[str, str] = record["roles"]
         blamed = [(r, i) for r, i in roles.items() if (record["case"], r, i) in always]
         pairs = blamed or [(r, i) for r, i in roles.items() if i != reference]
+        broken = record.get("violated") or [record.get("requirement") or record["requirements"][0]]
         for impl in sorted({i for _, i in pairs}):
             mine = tuple(sorted((r, i) for r, i in pairs if i == impl))
-            per_impl.setdefault(impl, {})[(record["case"], mine)] = {
-                "case": record["case"],
-                "roles": dict(mine),
-                "requirement": record.get("requirement") or record["requirements"][0],
-                "reason": "TODO: " + (record.get("message") or record.get("expected") or "").splitlines()[0][:160],
-            }
+            for requirement in broken:  # one entry per broken requirement: failing on another one is new
+                per_impl.setdefault(impl, {})[(record["case"], mine, requirement)] = {
+                    "case": record["case"],
+                    "roles": dict(mine),
+                    "requirement": requirement,
+                    "reason": "TODO: " + (record.get("message") or record.get("expected") or "").splitlines()[0][:160],
+                }
     return {
         impl: yaml.safe_dump({"implementation": impl, "expected_failures": list(entries.values())},
                              sort_keys=False, allow_unicode=True, width=100)

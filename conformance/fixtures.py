@@ -46,6 +46,7 @@ from dirqkit.manifest import (
 )
 from dirqref.names import is_directory_name
 
+
 def _fixtures_dir() -> Path:
     """fixtures/ of a checkout, else the copy installed as the dirqkit_fixtures package."""
     checkout = Path(__file__).resolve().parent.parent / "fixtures"

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 from dirqkit import caseload, expectations, treeops
 from dirqkit.actors import DriverPool, Implementation, discover
 from dirqkit.caseload import Case, CaseFileError
@@ -124,8 +124,8 @@ class KitSession:
         if payload is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
             return
         record = Record.from_json(json.loads(payload))
-        if hasattr(report, "wasxfail"):
-            record.outcome = "XFAIL" if report.skipped else "XPASS"
+        if hasattr(report, "wasxfail"):  # a strict expected failure that passes fails the run, without wasxfail
+            record.outcome = "XFAIL" if report.skipped else "PASS"  # PASS: a racy deviation that did not show
             record.expected = report.wasxfail
         elif report.failed and record.outcome == "PASS":
             record.outcome = "XPASS"  # a strict expected failure that passed
@@ -194,9 +194,10 @@ class CaseItem(pytest.Item):
             self.add_marker(pytest.mark.requirement(rid))
             self.user_properties.append(("requirement", rid))
         kit: KitSession = self.config.stash[KIT_KEY]
-        expected = expectations.find(kit.expectations, case.id, assignment) if assignment else None
-        if expected:
-            self.add_marker(pytest.mark.xfail(strict=True, reason=f"{expected.requirement}: {expected.reason} ({expected.implementation})"))
+        self.expected = expectations.find(kit.expectations, case.id, assignment) if assignment else None
+        if self.expected:
+            # raises=Exception: the pytest.fail of a failure outside the expected requirements is not excused
+            self.add_marker(pytest.mark.xfail(strict=self.expected.strict, raises=Exception, reason=self.expected.reason))
         self.record = Record(
             case=case.id, title=case.title, group=case.group, requirements=list(case.requirements),
             roles=assignment.roles if assignment else {}, where=case.where,
@@ -220,7 +221,8 @@ class CaseItem(pytest.Item):
         try:
             engine.execute()
         except BaseException as exc:
-            self._keep_evidence(exc, scratch, actors)
+            if self._keep_evidence(exc, scratch, actors):
+                pytest.fail(self.describe(exc), pytrace=False)  # not excused by the xfail marker (raises=Exception)
             raise
         else:
             self.record.outcome = "PASS"
@@ -229,11 +231,17 @@ class CaseItem(pytest.Item):
         finally:
             kit.pool.release(actors)
 
-    def _keep_evidence(self, exc: BaseException, scratch: Path, actors: dict[str, Any]) -> None:
+    def _keep_evidence(self, exc: BaseException, scratch: Path, actors: dict[str, Any]) -> list[str]:
+        """Record the failure and keep its evidence; returns the broken requirements no expectation names."""
         kit: KitSession = self.config.stash[KIT_KEY]
         self.record.outcome = getattr(exc, "outcome", "FAIL" if isinstance(exc, CaseFailed) else "ERROR")
         self.record.requirement = getattr(exc, "requirement", None)
+        self.record.violated = list(getattr(exc, "violated", ()))
         self.record.message = str(exc)
+        uncovered = self.expected.uncovered(tuple(self.record.violated)) if self.expected else []
+        if uncovered:
+            self.record.message += (f"\nan expected failure, but it also broke {', '.join(uncovered)}, which no expectation "
+                                    f"names (expected: {', '.join(sorted(self.expected.requirements))})")
         safe = "".join(c if c.isalnum() or c in "-_.=," else "_" for c in self.name)
         evidence = kit.results_dir / "failures" / safe
         shutil.rmtree(evidence, ignore_errors=True)
@@ -244,6 +252,7 @@ class CaseItem(pytest.Item):
             actor.save_transcript(evidence / f"transcript-{role}-{actor.implementation}.jsonl")
         self.record.evidence = str(evidence)
         self._publish()
+        return uncovered
 
     def _publish(self) -> None:
         self.user_properties.append(("dirqkit", json.dumps(self.record.to_json())))
@@ -252,8 +261,12 @@ class CaseItem(pytest.Item):
         exc = excinfo.value
         if not isinstance(exc, CaseFailed) and not getattr(exc, "outcome", None):
             return str(super().repr_failure(excinfo, style))
+        return self.describe(exc)
+
+    def describe(self, exc: BaseException) -> str:
+        """What was expected and seen, the steps, the evidence and the re-run command."""
         lines = [f"{self.record.outcome} {self.case.id}: {self.case.title}", f"  case: {self.case.where}",
-                 f"  requirements: {', '.join(self.case.requirements)}", f"  {exc}"]
+                 f"  requirements: {', '.join(self.case.requirements)}", "  " + (self.record.message or str(exc))]
         if getattr(exc, "stderr_tail", None):
             lines += ["  driver stderr (tail):"] + ["    " + s for s in exc.stderr_tail.splitlines()]
         lines += ["  steps:"] + ["    " + s for s in self.engine.run.log]

@@ -29,6 +29,7 @@ class Record:
     where: str
     outcome: str = "PASS"
     requirement: str | None = None
+    violated: list[str] = field(default_factory=list)  # every requirement a failing run broke
     message: str = ""
     evidence: str | None = None
     expected: str | None = None
@@ -38,7 +39,7 @@ class Record:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Record":
+    def from_json(cls, data: dict[str, Any]) -> Record:
         return cls(**data)
 
     @property

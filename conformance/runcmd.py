@@ -12,7 +12,6 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-
 from dirqkit.caseload import default_cases_dir
 from dirqkit.cli import UsageError
 

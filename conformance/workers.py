@@ -29,6 +29,7 @@ class Worker:
         self.implementation = actor.implementation
         self.client = DriverClient(actor.argv, name=actor.implementation, timeout=actor.timeout, env=actor.env, cwd=actor.cwd)
         self.handle: str | None = None
+        self.killed = False  # by the kit, on purpose
 
     @property
     def pid(self) -> int:
@@ -52,6 +53,7 @@ class Worker:
 
     def kill(self) -> None:
         """SIGKILL the driver's process group (a child of ours, by its id)."""
+        self.killed = True
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -335,13 +335,23 @@ class QueueNormal(TreeQueue):
                     pass  # RACE: another purger
                 except OSError as exc:
                     raise io_error("unlink", entry_path, exc) from None
+        while not self._remove_dirs(path, strict):
+            pass  # RACE: a racing lock made locked/ again after we removed it (NORMAL-REMOVE-4)
+
+    @staticmethod
+    def _remove_dirs(path: str, strict: bool) -> bool:
+        """Remove ``path/locked`` then ``path``; False when ``locked`` came back in between."""
         for directory in (f"{path}/{LOCKED}", path):
             try:
                 os.rmdir(directory)
             except OSError as exc:
-                # RACE: ENOENT, another purger; ENOTEMPTY/EEXIST: foreign entries stay (not strict).
-                if exc.errno != errno.ENOENT and (strict or exc.errno not in COLLISION):
+                if exc.errno == errno.ENOENT:
+                    continue  # RACE: another purger
+                if exc.errno in COLLISION and directory == path and os.path.isdir(f"{path}/{LOCKED}"):
+                    return False
+                if strict or exc.errno not in COLLISION:  # not strict: foreign entries stay
                     raise io_error("rmdir", directory, exc) from None
+        return True
 
     # -- purger ------------------------------------------------------------
 

@@ -53,15 +53,32 @@ expected_failures:
 """))
     hit = Assignment((("producer", "ref"), ("purger", "python-dirq")))
     miss = Assignment((("producer", "python-dirq"), ("purger", "ref")))
-    assert expectations.find(loaded, "c", hit).requirement == "COMMON-2"
+    assert expectations.find(loaded, "c", hit).requirements == {"COMMON-2"}
     assert expectations.find(loaded, "c", miss) is None
     assert expectations.find(loaded, "other", hit) is None
+
+
+def test_expectations_of_one_run_combine(tmp_path):
+    """Entries of several roles (and files) matching one run add up; one racy entry makes the run non-strict."""
+    loaded = expectations.load_all(write(tmp_path, """
+implementation: python-dirq
+expected_failures:
+  - {case: c, roles: {a: python-dirq}, requirement: NORMAL-COUNT-1, reason: counts temps}
+  - {case: c, roles: {b: python-dirq}, requirement: CRASH-5, reason: purge fails, racy: true}
+"""))
+    both = expectations.find(loaded, "c", Assignment((("a", "python-dirq"), ("b", "python-dirq"))))
+    assert both.requirements == {"NORMAL-COUNT-1", "CRASH-5"} and not both.strict
+    assert both.uncovered(("CRASH-5", "CONC-1", "NORMAL-COUNT-1")) == ["CONC-1"]
+    one = expectations.find(loaded, "c", Assignment((("a", "python-dirq"), ("b", "ref"))))
+    assert one.requirements == {"NORMAL-COUNT-1"} and one.strict
+    assert one.uncovered(("CRASH-5",)) == ["CRASH-5"]
 
 
 @pytest.mark.parametrize("text, message", [
     ("implementation: x\nexpected_failures:\n  - case: c\n    requirement: R-1\n    reason: r\n", "'roles' must map"),
     ("implementation: x\nexpected_failures:\n  - case: c\n    roles: {a: x}\n    reason: r\n", "'requirement' must be"),
     ("implementation: x\nexpected_failures:\n  - {case: c, roles: {a: x}, requirement: R-1, reason: r, extra: 1}\n", "an entry has"),
+    ("implementation: x\nexpected_failures:\n  - {case: c, roles: {a: x}, requirement: R-1, reason: r, racy: 1}\n", "'racy' must be"),
     ("expected_failures: []\n", "needs 'implementation'"),
     ("implementation: [\n", "cannot read"),
 ])

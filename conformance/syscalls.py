@@ -1,0 +1,137 @@
+"""Filesystem syscalls of a driver, traced and tampered with by ``strace`` (crash and fault steps).
+
+A :class:`Tracer` attaches ``strace`` to a running driver, so that its
+start-up does not count, traces the syscalls that touch files (``TRACED``)
+and may inject one thing into the n-th call of one of them: a SIGKILL on
+entry (``NAME:signal=KILL:when=N``), an error (``NAME:error=ENOSPC:when=N``)
+or a delay (``NAME:delay_enter=US:when=N``). :func:`parse_trace` reads what
+it wrote. Each syscall has a class: its family (``FAMILIES``), except that an
+open which creates and writes nothing is ``list``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "open": ("open", "openat", "creat"),
+    "write": ("write", "pwrite64", "writev"),
+    "link": ("link", "linkat", "symlink", "symlinkat"),
+    "unlink": ("unlink", "unlinkat"),
+    "rename": ("rename", "renameat", "renameat2"),
+    "mkdir": ("mkdir", "mkdirat"),
+    "rmdir": ("rmdir",),
+    "utime": ("utime", "utimes", "utimensat", "futimesat"),
+    "chmod": ("chmod", "fchmod", "fchmodat"),
+    "truncate": ("truncate", "ftruncate"),
+    "sync": ("fsync", "fdatasync"),
+}
+TRACED = tuple(name for names in FAMILIES.values() for name in names)
+FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
+WRITE_FLAGS = re.compile(r"O_(?:WRONLY|RDWR|CREAT|TRUNC)")
+READ_ONLY_OPEN = "list"  # the class of an open that creates and writes nothing (listing a directory, reading a file)
+LINE_RE = re.compile(r"^(?:\[pid\s+\d+\]\s+|\d+\s+)?(?P<name>\w+)\((?P<args>.*)\)\s+=\s+(?P<result>.*)$")
+STATE_DIR = re.compile(r"/s\d{4}/")  # the crash explorer's per-run directories
+# element and directory names, descriptors, and times (utime with explicit seconds)
+GENERATED = re.compile(r"\b[0-9a-f]{14}\b|\b[0-9a-f]{8}\b|\b\d+(?=<)|\b\d{9,}\b")
+QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+DESCRIPTOR = re.compile(r"^\d+<(?P<path>/[^>]*)>")  # "4</path/of/file>"; pipes show as "1<pipe:[...]>"
+ATTACH_TIMEOUT = 10.0
+
+
+class TraceError(Exception):
+    """strace is missing or cannot attach; names the reason."""
+
+
+@dataclass(frozen=True)
+class Syscall:
+    name: str
+    args: str
+    result: str  # "?" when the process died in it
+
+    @property
+    def failed(self) -> bool:
+        return self.result.startswith("-1 ")
+
+    @property
+    def klass(self) -> str:
+        """Its family (FAMILIES), or ``list`` for an open that cannot change the tree."""
+        family = FAMILY_OF[self.name]
+        return READ_ONLY_OPEN if family == "open" and not WRITE_FLAGS.search(self.args) else family
+
+    @property
+    def paths(self) -> list[str]:
+        """The quoted string arguments (the drivers pass absolute paths), unescaped as far as paths need."""
+        return [text.replace('\\"', '"').replace("\\\\", "\\") for text in QUOTED.findall(self.args)]
+
+    @property
+    def descriptor_path(self) -> str | None:
+        """The file behind the first argument when it is a descriptor strace decorated with a path (``-y``)."""
+        match = DESCRIPTOR.match(self.args)
+        return match["path"] if match else None
+
+    def same_as(self, other: Syscall) -> bool:
+        """The same call in another run: equal up to the state directory, generated names and descriptors."""
+        return self.name == other.name and _normal_args(self.args) == _normal_args(other.args)
+
+    def short(self, limit: int = 120, result: bool = True) -> str:
+        text = f"{self.name}({self.args})" + (f" = {self.result}" if result else "")
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _normal_args(args: str) -> str:
+    return GENERATED.sub("N", STATE_DIR.sub("/S/", args))
+
+
+def parse_trace(text: str) -> list[Syscall]:
+    """strace output -> syscalls, in order (exit notices and signals are skipped)."""
+    calls = []
+    for line in text.splitlines():
+        match = LINE_RE.match(line.strip())
+        if match:
+            calls.append(Syscall(match["name"], match["args"], match["result"].strip()))
+    return calls
+
+
+class Tracer:
+    """strace attached to one running driver, tracing TRACED, maybe injecting into one syscall."""
+
+    def __init__(self, pid: int, output: Path, inject: str | None) -> None:
+        if shutil.which("strace") is None:
+            raise TraceError("strace is not installed (Debian package strace)")
+        self.output = output
+        argv = ["strace", "-f", "-y", "-s", "512", "-o", str(output), "-e", "trace=" + ",".join("?" + n for n in TRACED)]
+        if inject:
+            argv += ["-e", "inject=" + inject]
+        self.proc = subprocess.Popen([*argv, "-p", str(pid)], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert self.proc.stderr is not None
+        deadline, seen = time.monotonic() + ATTACH_TIMEOUT, b""
+        while b"attached" not in seen:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self.proc.stderr], [], [], max(0.0, remaining))
+            chunk = os.read(self.proc.stderr.fileno(), 4096) if ready else b""
+            if not chunk:
+                self.finish()
+                raise TraceError(f"strace did not attach to {pid}: {seen.decode(errors='replace').strip() or 'no message'}")
+            seen += chunk
+
+    def finish(self) -> list[Syscall]:
+        """Detach (or wait until the traced process died) and return its syscalls."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # strace detaches and exits
+        self.proc.wait(timeout=ATTACH_TIMEOUT)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+        try:
+            return parse_trace(self.output.read_text(encoding="utf-8", errors="replace"))
+        except FileNotFoundError:
+            return []
