@@ -439,6 +439,24 @@ def test_NORMAL_REMOVE_3_COMMON_2_foreign_entry_is_an_error_and_is_kept(n):
     assert sorted(os.listdir(Path(n.path) / "obsolete" / moved)) == ["body", "locked", "not.a.field"]
 
 
+def test_NORMAL_REMOVE_4_CONC_6_lock_taken_again_before_the_last_rmdir(n, monkeypatch):
+    """RACE: a consumer that found the element before the rename makes locked/ again in obsolete/N."""
+    name = n.add({"body": "x"})
+    n.lock(name)
+    real_rmdir = os.rmdir
+    relocks = []
+
+    def racing_rmdir(path, *args, **kwargs):
+        if os.path.basename(os.path.dirname(path)) == "obsolete" and not relocks:
+            relocks.append(path)
+            os.mkdir(os.path.join(path, "locked"))  # the racing lock lands just before the last rmdir
+        return real_rmdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rmdir", racing_rmdir)
+    n.remove(name)
+    assert relocks and not os.path.exists(relocks[0])
+    assert volatile_entries(n) == [] and n.count() == 0
+
 # -- count / iteration ------------------------------------------------------------------------
 
 
