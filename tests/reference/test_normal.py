@@ -457,6 +457,7 @@ def test_NORMAL_REMOVE_4_CONC_6_lock_taken_again_before_the_last_rmdir(n, monkey
     assert relocks and not os.path.exists(relocks[0])
     assert volatile_entries(n) == [] and n.count() == 0
 
+
 # -- count / iteration ------------------------------------------------------------------------
 
 
