@@ -250,8 +250,23 @@ class Checker:
             return
         self.expect("set.list", "list", expected, queue=s)
         self.expect("set.count", "count", 2, queue=s)
+        self.check_set_changes(s, members, expected)
         for q in [s, *members]:
             self.expect("set.close", "close", None, queue=q)
+
+    def check_set_changes(self, s: str, members: list[str], expected: list[list[str]]) -> None:
+        """The set's stateful iteration, and adding and removing members (SET-3, SET-5)."""
+        first, second = expected
+        self.expect("set.set_first", "set_first", first, queue=s)
+        self.expect("set.set_next", "set_next", second, queue=s)
+        self.expect("set.set_next-end", "set_next", None, queue=s)
+        self.expect_error("set.set_add-duplicate", "set_add", "invalid_option", queue=s, member=members[0])
+        self.expect("set.set_first-again", "set_first", first, queue=s)
+        self.expect("set.set_remove", "set_remove", None, queue=s, member=first[0])
+        self.expect("set.set_remove-restarts", "set_next", second, queue=s)  # the first pair of what is left
+        self.expect_error("set.set_remove-absent", "set_remove", "not_found", queue=s, member=first[0])
+        self.expect("set.set_add", "set_add", None, queue=s, member=first[0])
+        self.expect("set.count-after-add", "count", 2, queue=s)
 
     def check_shutdown(self) -> None:
         self.expect("shutdown", "shutdown", None)

@@ -135,18 +135,22 @@ class Engine:
             self.run.log.append(f"open {self.case.queue['type']} queue as {role}={actor.implementation}")
 
     def open_set(self, actor: Actor, role: str) -> Any:
-        """A set case: member i lives in TOP/m<i>; the role's queue is the set over all members."""
-        members = []
+        """A set case: member i lives in TOP/m<i>; the role's queue is the set over the members ``in_set``."""
+        members, in_set = [], []
         for index, member in enumerate(self.case.queue["members"]):
             args = {"type": member["type"], "path": str(self.run.top / f"m{index}"), "options": member.get("options", {})}
             if "schema" in member:
                 args["schema"] = member["schema"]
             members.append(actor.call("open", args))
+            if member.get("in_set", True):
+                in_set.append(members[-1])
         self.members[role] = members
-        return actor.call("open", {"type": "set", "path": str(self.run.top), "options": {}, "members": members})
+        return actor.call("open", {"type": "set", "path": str(self.run.top), "options": {}, "members": in_set})
 
-    def target(self, role: str, args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    def target(self, role: str, op: str, args: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """The handle a step acts on: a set member when the step names one, else the role's queue."""
+        if "member" in args and op in ("set_add", "set_remove"):  # the member added to or removed from the set
+            return self.handles[role], {**args, "member": self.members[role][args["member"]]}
         if "member" in args:
             rest = {k: v for k, v in args.items() if k != "member"}
             return self.members[role][args["member"]], rest
@@ -172,7 +176,7 @@ class Engine:
         else:
             if role not in self.handles:  # a case that tests open also uses the queue it opened
                 self.handles[role] = actor.call("open", self.open_args())
-            handle, args = self.target(role, args)
+            handle, args = self.target(role, step["op"], args)
             call_args = wire_args(step["op"], args) if handle is None else {"queue": handle, **wire_args(step["op"], args)}
         try:
             result = actor.call(step["op"], call_args)
@@ -182,9 +186,8 @@ class Engine:
                 return
             wanted = f"error {step['error']}" if "error" in step else _describe(substitute(step.get("expect"), self.run.bindings)) if "expect" in step else "success"
             raise self.fail(index, step, f"{label}: expected {wanted}, got error {error.kind}: {error.message}") from None
-        if role in self.members and isinstance(result, list):  # set pairs: handle -> member index
-            position = {h: i for i, h in enumerate(self.members[role])}
-            result = [[position.get(pair[0], pair[0]), pair[1]] if isinstance(pair, list) and len(pair) == 2 else pair for pair in result]
+        if role in self.members:
+            result = self.member_indices(role, step["op"], result)
         self.run.log.append(f"{label} -> {_describe(result)}")
         if "error" in step:
             raise self.fail(index, step, f"{label}: expected error {step['error']}, got {_describe(result)}")
@@ -196,6 +199,17 @@ class Engine:
             self.handles.setdefault(role, result)
         if "bind" in step:
             self.run.bindings[step["bind"]] = result
+
+    def member_indices(self, role: str, op: str, result: Any) -> Any:
+        """Set pairs in a result, [handle, name] -> [member index, name]: set_first/set_next give one pair, list and set_list a list."""
+        position = {h: i for i, h in enumerate(self.members[role])}
+
+        def indexed(pair: Any) -> Any:
+            return [position.get(pair[0], pair[0]), pair[1]] if isinstance(pair, list) and len(pair) == 2 else pair
+
+        if op in ("set_first", "set_next"):
+            return indexed(result)
+        return [indexed(pair) for pair in result] if isinstance(result, list) else result
 
     def parallel_step(self, index: int, step: dict[str, Any]) -> None:
         failures: list[BaseException] = []

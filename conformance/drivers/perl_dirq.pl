@@ -14,7 +14,8 @@
 #   any message about the schema                 -> invalid_schema
 #   "not locked"                                 -> not_locked
 #   invalid/unexpected/missing option, duplicate
-#   or missing queue in a set                    -> invalid_option
+#   queue in a set                               -> invalid_option
+#   "missing queue in set" (remove)              -> not_found
 #   unexpected or missing data, bad table line,
 #   missing data file, undecodable UTF-8         -> invalid_data
 # and otherwise from the op and the strerror text of the errno in the
@@ -22,6 +23,9 @@
 # get + ENOENT -> not_locked, touch, add_path and remove + ENOENT ->
 # not_found (remove of a missing .lck -> not_locked, effect unknown: the
 # element was unlinked first); anything else -> io with effect unknown.
+#
+# Sets are iterated with Directory::Queue::Set's own first/next, also by
+# set_first/set_next, so what add and remove do to the iteration is its own.
 #
 # Normal fields whose schema type carries the '*' flag are given to and
 # read from Directory::Queue as scalar references (its API's convention);
@@ -71,9 +75,10 @@ sub failure ($$) {
     elsif ($message =~ /^invalid element/)     { $kind = "invalid_name" }
     elsif ($message =~ /schema/)               { $kind = "invalid_schema" }
     elsif ($message =~ /not locked$/)          { $kind = "not_locked" }
-    elsif ($message =~ /^(invalid (maxlock|maxtemp|rndhex|umask|granularity|maxelts)|unexpected option|missing option|duplicate queue|missing queue|not a Directory::Queue)/) {
+    elsif ($message =~ /^(invalid (maxlock|maxtemp|rndhex|umask|granularity|maxelts)|unexpected option|missing option|duplicate queue|not a Directory::Queue)/) {
         $kind = "invalid_option";
     }
+    elsif ($message =~ /^missing queue in set/) { $kind = "not_found" }
     elsif ($message =~ /^(unexpected (data|hash line|character|\w+ data in)|missing mandatory|missing data file|undefined hash value|invalid hash scalar|cannot UTF-8 decode)/) {
         $kind = "invalid_data";
     }
@@ -112,6 +117,13 @@ sub plain_queue ($) {
     my ($request) = @_;
     my $entry = queue_of($request);
     refuse("unsupported", "$request->{op} is not an operation of a set") if $entry->{type} eq "set";
+    return $entry;
+}
+
+sub queue_set ($) {
+    my ($request) = @_;
+    my $entry = queue_of($request);
+    refuse("unsupported", "$request->{op} is an operation of a set only") unless $entry->{type} eq "set";
     return $entry;
 }
 
@@ -166,22 +178,29 @@ sub names ($) {
     return \@names;
 }
 
+# a (queue, element) couple of a set as [handle, name]; undef at the end
+sub set_pair ($@) {
+    my ($entry, $queue, $name) = @_;
+    return $queue ? [ $entry->{members}{ $queue->id() }, $name ] : undef;
+}
+
 sub set_pairs ($) {
     my ($entry) = @_;
-    my %by_id = map { ($handle{$_}{queue}->id() => $_) } @{ $entry->{members} };
     my @pairs;
-    for (my ($q, $name) = $entry->{queue}->first(); $q; ($q, $name) = $entry->{queue}->next()) {
-        push(@pairs, [ $by_id{$q->id()}, $name ]);
+    for (my $pair = set_pair($entry, $entry->{queue}->first()); $pair; $pair = set_pair($entry, $entry->{queue}->next())) {
+        push(@pairs, $pair);
     }
     return \@pairs;
 }
 
+# members: queue id -> handle, for every queue ever added to the set (set_remove keeps it)
 sub make_set ($) {
     my ($keys) = @_;
     refuse("internal", "bad request: set members must be a list of handles") unless ref($keys) eq "ARRAY";
     my @members = map { plain_queue({ op => "open", queue => $_ }) } @$keys;
     my $set = Directory::Queue::Set->new(map { $_->{queue} } @members);
-    return { type => "set", queue => $set, members => [@$keys] };
+    my %members = map { ($members[$_]{queue}->id() => $keys->[$_]) } 0 .. $#members;
+    return { type => "set", queue => $set, members => \%members };
 }
 
 sub new_handle ($) {
@@ -310,6 +329,25 @@ $OP{purge} = sub {
 };
 
 $OP{set_list} = sub { my ($r) = @_; set_pairs(make_set($r->{queues})) };
+
+$OP{set_add} = sub {
+    my ($r) = @_;
+    my $entry = queue_set($r);
+    my $member = queue_of({ queue => arg($r, "member") });
+    $entry->{queue}->add($member->{queue});
+    $entry->{members}{ $member->{queue}->id() } = $r->{member};
+    return undef;
+};
+
+$OP{set_remove} = sub {
+    my ($r) = @_;
+    queue_set($r)->{queue}->remove(queue_of({ queue => arg($r, "member") })->{queue});
+    return undef;
+};
+
+foreach my $op (qw(first next)) {
+    $OP{"set_$op"} = sub { my ($r) = @_; my $entry = queue_set($r); set_pair($entry, $entry->{queue}->$op()) };
+}
 
 $OP{close} = sub { my ($r) = @_; queue_of($r); delete($handle{ $r->{queue} }); return undef };
 

@@ -26,7 +26,8 @@ ROLES = ("producer", "consumer", "purger")
 
 OPS = (
     "hello", "open", "add", "add_path", "lock", "unlock", "touch", "get", "get_path",
-    "remove", "count", "list", "purge", "set_list", "produce", "consume", "close", "shutdown",
+    "remove", "count", "list", "purge", "set_list", "set_add", "set_remove", "set_first", "set_next",
+    "produce", "consume", "close", "shutdown",
 )
 
 

@@ -2,11 +2,16 @@
 
 dirqref errors carry their SPEC-3 kind, so the mapping is the identity; an
 ``io`` error may have happened half-way, so its effect is ``unknown``.
+
+A dirqref QueueSet is iterated as a Python iterator; the stateful
+``set_first``/``set_next`` ops hold one such iterator, which restarts by
+itself when a member is added or removed (SET-5).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from importlib.metadata import version
 from typing import Any, ClassVar
 
@@ -16,6 +21,19 @@ from dirqref.errors import DirqError
 from .server import Failure, serve
 
 COMMON_OPTIONS = ("umask", "rndhex", "maxtemp", "maxlock")
+
+
+class RefQueueSet(QueueSet):
+    """dirqref's QueueSet with the first()/next() calls of Perl and python-dirq, over its own iterator."""
+
+    _cursor: Iterator[tuple[Any, str]] = iter(())  # next() before first(): nothing
+
+    def first(self) -> tuple[Any, Any]:
+        self._cursor = iter(self)
+        return self.next()
+
+    def next(self) -> tuple[Any, Any]:
+        return next(self._cursor, (None, None))
 
 
 class RefAdapter:
@@ -37,8 +55,8 @@ class RefAdapter:
             return QueueNormal(path, schema, **options)
         return QueueNull()
 
-    def make_set(self, queues: list[Any]) -> QueueSet:
-        return QueueSet(*queues)
+    def make_set(self, queues: list[Any]) -> RefQueueSet:
+        return RefQueueSet(*queues)
 
     def failure(self, op: str, exc: Exception) -> Failure | None:
         if isinstance(exc, DirqError):

@@ -8,7 +8,10 @@ set, name an implementation's exceptions) and calls :func:`serve`.
 
 Queue objects returned by ``Adapter.open`` must offer the dirqref method set:
 ``add add_path lock unlock touch get get_path remove count purge`` and
-iteration over names. Optional arguments (``permissive``, ``maxtemp``,
+iteration over names; set objects returned by ``Adapter.make_set`` offer
+``count add remove first next`` and iteration over (queue, name) pairs, where
+``first`` and ``next`` return ``(None, None)`` at the end (python-dirq's
+calls). Optional arguments (``permissive``, ``maxtemp``,
 ``maxlock``) are passed only when the request carries them, so an omitted
 argument means the implementation's own default.
 """
@@ -70,7 +73,7 @@ class Adapter(Protocol):
         """A queue object of type simple, normal or null."""
 
     def make_set(self, queues: list[Any]) -> Any:
-        """A set object over ``queues``: ``count()`` and iteration over (queue, name)."""
+        """A set object over ``queues``: ``count add remove first next`` and iteration over (queue, name)."""
 
     def failure(self, op: str, exc: Exception) -> Failure | None:
         """The Failure an implementation exception stands for, or None if unforeseen."""
@@ -81,7 +84,7 @@ class Handle:
     qtype: str  # simple, normal, null or set
     queue: Any
     schema: dict[str, Any] | None = None
-    members: list[tuple[str, str]] = field(default_factory=list)  # set: (queue id, handle)
+    members: dict[str, str] = field(default_factory=dict)  # set: queue id -> handle, for every queue ever added
 
 
 def _now() -> int:
@@ -114,6 +117,11 @@ def _count(msg: dict[str, Any], name: str) -> int:
 def _passed(msg: dict[str, Any], *names: str) -> dict[str, Any]:
     """The optional arguments the request carries, for the implementation to judge."""
     return {name: msg[name] for name in names if name in msg}
+
+
+def _queue_id(queue: Any) -> str:
+    """How a set tells its members apart (SET-3: TOP's device and inode); some Null queues have no id."""
+    return getattr(queue, "id", "")
 
 
 def _base_type(schema: dict[str, Any] | None, field_name: str) -> str:
@@ -181,10 +189,17 @@ class Server:
             _bad(f"unknown queue handle {key!r}")
 
     def queue(self, msg: dict[str, Any]) -> Handle:
-        """The handle of a simple, normal or null queue (sets only list and count)."""
+        """The handle of a simple, normal or null queue (sets only list, count and the set_* ops)."""
         handle = self.handle(msg)
         if handle.qtype == "set":
             raise Refused(Failure("unsupported", f"{msg['op']} is not an operation of a set"))
+        return handle
+
+    def queue_set(self, msg: dict[str, Any]) -> Handle:
+        """The handle of a set (set_add, set_remove, set_first, set_next)."""
+        handle = self.handle(msg)
+        if handle.qtype != "set":
+            raise Refused(Failure("unsupported", f"{msg['op']} is an operation of a set only"))
         return handle
 
     def method(self, msg: dict[str, Any], name: str) -> Callable[..., Any]:
@@ -208,13 +223,12 @@ class Server:
         members = [self.handle({"queue": key}) for key in keys]
         assert self.adapter is not None
         queue_set = self.adapter.make_set([member.queue for member in members])
-        return Handle("set", queue_set, members=[(getattr(m.queue, "id", ""), k) for m, k in zip(members, keys)])
+        return Handle("set", queue_set, members={_queue_id(m.queue): k for m, k in zip(members, keys)})
 
     @staticmethod
     def set_pairs(handle: Handle) -> list[list[str]]:
         """Set iteration as [handle, name] pairs (members are matched by queue id)."""
-        by_id = dict(handle.members)
-        return [[by_id[queue.id], name] for queue, name in handle.queue]
+        return [[handle.members[queue.id], name] for queue, name in handle.queue]
 
     # -- ops ---------------------------------------------------------------
 
@@ -298,6 +312,27 @@ class Server:
         if "set" not in self.adapter.queue_types:
             raise Refused(Failure("unsupported", f"{self.adapter.name} has no queue sets"))
         return self.set_pairs(self.make_set(msg.get("queues")))
+
+    def op_set_add(self, msg: dict[str, Any]) -> None:
+        handle, member = self.queue_set(msg), self.handle(msg, "member")
+        handle.queue.add(member.queue)
+        handle.members[_queue_id(member.queue)] = msg["member"]
+
+    def op_set_remove(self, msg: dict[str, Any]) -> None:
+        # The removed queue keeps its entry in members: an implementation may still yield its elements.
+        self.queue_set(msg).queue.remove(self.handle(msg, "member").queue)
+
+    def op_set_first(self, msg: dict[str, Any]) -> list[str] | None:
+        return self.set_step(msg, "first")
+
+    def op_set_next(self, msg: dict[str, Any]) -> list[str] | None:
+        return self.set_step(msg, "next")
+
+    def set_step(self, msg: dict[str, Any], method: str) -> list[str] | None:
+        """One call of the set's own stateful iteration: a [handle, name] pair, or None at the end."""
+        handle = self.queue_set(msg)
+        queue, name = getattr(handle.queue, method)()
+        return None if queue is None else [handle.members[queue.id], name]
 
     def op_close(self, msg: dict[str, Any]) -> None:
         self.handle(msg)

@@ -62,16 +62,16 @@ class QueueSet:
     def __iter__(self) -> Iterator[tuple[Queue, str]]:
         """SET-1, SET-2, SET-5, SET-6: (queue, id) pairs merged lazily by element name.
 
-        Adding or removing a member while iterating restarts the iteration.
+        Adding or removing a member while iterating restarts the iteration,
+        also when the change comes after the last pair was yielded.
         """
-        while True:
+        version = None
+        while version != self._version:
             version = self._version
             for _, _, name, queue in self._merged():
                 if self._version != version:
                     break  # SET-5: restart over the new members
                 yield queue, name
-            else:
-                return
 
     def _merged(self) -> Iterator[tuple[str, int, str, Queue]]:
         # SET-1: key = element name (last 14 chars of the id); SET-2: ties by member order.

@@ -118,6 +118,31 @@ def test_sets_name_members_by_handle(ref, tmp_path):
     assert ref.error("lock", queue=s, name=first) == ("unsupported", "none")
 
 
+def test_set_ops_change_members_and_iterate_statefully(ref, tmp_path):
+    a = ref.ok("open", type="simple", path=str(tmp_path / "a"))
+    b = ref.ok("open", type="simple", path=str(tmp_path / "b"))
+    first, second = ref.ok("add", queue=a, data="YQ=="), ref.ok("add", queue=b, data="Yg==")
+    s = ref.ok("open", type="set", members=[a])
+    assert ref.ok("set_first", queue=s) == [a, first]
+    assert ref.ok("set_add", queue=s, member=b) is None
+    assert [ref.ok("set_next", queue=s) for _ in range(3)] == [[a, first], [b, second], None]  # SET-5: restarted
+    assert ref.error("set_add", queue=s, member=b) == ("invalid_option", "none")  # SET-3
+    assert ref.ok("set_remove", queue=s, member=b) is None
+    assert ref.error("set_remove", queue=s, member=b) == ("not_found", "none")  # SET-3
+    assert ref.error("set_next", queue=a) == ("unsupported", "none")
+
+
+def test_python_dirq_set_pairs_of_a_removed_member_keep_its_handle(pydirq, tmp_path):
+    a = pydirq.ok("open", type="simple", path=str(tmp_path / "a"))
+    b = pydirq.ok("open", type="simple", path=str(tmp_path / "b"))
+    a1, b2, _, a4 = (pydirq.ok("add", queue=q, data="eA==") for q in (a, b, b, a))
+    s = pydirq.ok("open", type="set", members=[a, b])
+    assert [pydirq.ok("set_first", queue=s), pydirq.ok("set_next", queue=s)] == [[a, a1], [b, b2]]
+    pydirq.ok("set_remove", queue=s, member=a)
+    # python-dirq neither restarts (SET-5) nor forgets a: the driver reports what it yields.
+    assert [pydirq.ok("set_next", queue=s), pydirq.ok("set_next", queue=s)] == [[a, a4], None]
+
+
 @pytest.mark.parametrize("op, args, kind, effect", [
     ("lock", {"permissive": False}, "not_found", "none"),
     ("unlock", {}, "not_locked", "none"),

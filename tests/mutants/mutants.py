@@ -119,6 +119,10 @@ MUTANTS = [
            "        if not is_directory(f\"{path}/{LOCKED}\"):\n            raise NotLocked",
            "        if False:\n            raise NotLocked",
            "get and remove work on elements nobody locked"),
+    Mutant("set-remove-keeps-iterating", "SET-5", "queueset.py",
+           "                del self._members[index]\n                self._version += 1  # SET-5\n",
+           "                del self._members[index]\n",
+           "removing a member leaves a running iteration as it was (python-dirq)"),
 ]
 
 

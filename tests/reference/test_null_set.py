@@ -129,6 +129,21 @@ def test_SET_5_adding_a_member_restarts_iteration(tmp_path):
     assert list(iterator) == [(normal, "00000000/00000000000002")]
 
 
+def test_SET_5_a_change_after_the_last_pair_restarts_too(tmp_path):
+    simple = make_simple(tmp_path / "s", ["00000000/00000000000001"])
+    normal = make_normal(tmp_path / "n", ["00000000/00000000000002"])
+    queues = QueueSet(simple)
+    iterator = iter(queues)
+    assert next(iterator) == (simple, "00000000/00000000000001")
+    queues.add(normal)  # the old iteration has nothing left, the new one has two pairs
+    both = [(simple, "00000000/00000000000001"), (normal, "00000000/00000000000002")]
+    assert list(iterator) == both
+    iterator = iter(queues)
+    assert [next(iterator), next(iterator)] == both
+    queues.remove(normal)
+    assert list(iterator) == [(simple, "00000000/00000000000001")]
+
+
 def test_SET_6_members_are_read_lazily(tmp_path, monkeypatch):
     names = [f"0000000{d}/0000000000000{d}" for d in range(1, 4)]
     simple = make_simple(tmp_path / "s", names)
