@@ -16,8 +16,9 @@ They must also fail only for the requirements the matching entries name (a
 case that breaks several requirements has one entry per requirement): a
 failure on any other requirement is a new failure, reported as FAIL.
 
-``racy: true`` marks a deviation that shows only when a race goes one way
-(concurrent cases): such a run may pass without being reported.
+``racy: true`` marks a deviation that shows only some of the time (a race
+that must go one way, a random order): such a run may pass without being
+reported.
 """
 
 from __future__ import annotations
