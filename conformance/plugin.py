@@ -23,6 +23,7 @@ from dirqkit.caseload import Case, CaseFileError
 from dirqkit.engine import CaseFailed, Engine
 from dirqkit.matrix import Assignment, assignments
 from dirqkit.results import Record, RunResults
+from dirqkit.spec import requirement_levels
 
 KIT_KEY = pytest.StashKey["KitSession"]()
 
@@ -81,7 +82,7 @@ class KitSession:
             raise pytest.UsageError(str(exc)) from None
         self._implementations: dict[str, Implementation] | None = None
         self.pool = DriverPool(self.timeout)
-        self.results = RunResults()
+        self.results = RunResults(requirement_levels())
 
     @property
     def implementations(self) -> dict[str, Implementation]:

@@ -70,8 +70,9 @@ class Cell:
 
 
 class RunResults:
-    def __init__(self) -> None:
+    def __init__(self, levels: dict[str, str] | None = None) -> None:
         self.records: list[Record] = []
+        self.levels = levels or {}  # requirement ID -> MUST, SHOULD, ... (from SPEC.md when found)
 
     def add(self, record: Record) -> None:
         self.records.append(record)
@@ -98,6 +99,27 @@ class RunResults:
             counts[record.outcome] += 1
         return counts
 
+    def should_deviations(self) -> dict[str, list[Record]]:
+        """SPEC 1.2: runs that broke a SHOULD or SHOULD NOT rule (expected or not), reported apart from the matrix."""
+        found: dict[str, list[Record]] = defaultdict(list)
+        for record in self.records:
+            if record.outcome in BAD or record.outcome == "XFAIL":
+                for rid in record.violated:
+                    if self.levels.get(rid, "").startswith("SHOULD"):
+                        found[rid].append(record)
+        return {rid: found[rid] for rid in sorted(found)}
+
+    def should_markdown(self) -> str:
+        deviations = self.should_deviations()
+        if not deviations:
+            return ""
+        lines = ["Deviations from SHOULD rules (a reason is enough, not a fix):"]
+        for rid, records in deviations.items():
+            labels = sorted({r.label for r in records})
+            shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
+            lines.append(f"- {rid}: {len(labels)} run(s): {shown}")
+        return "\n".join(lines)
+
     def ok(self) -> bool:
         return not any(r.outcome in BAD for r in self.records)
 
@@ -107,12 +129,14 @@ class RunResults:
         for group, row in self.matrix().items():
             lines.append(f"| {group} | " + " | ".join(row[i].text() if i in row else "-" for i in impls) + " |")
         totals = ", ".join(f"{n} {o}" for o, n in self.totals().items() if n)
-        return "\n".join(lines) + f"\n\n{len(self.records)} runs: {totals}"
+        should = self.should_markdown()
+        return "\n".join(lines) + f"\n\n{len(self.records)} runs: {totals}" + (f"\n\n{should}" if should else "")
 
     def to_json(self) -> dict[str, Any]:
         return {
             "implementations": self.implementations(),
             "totals": self.totals(),
+            "should_deviations": {rid: [r.label for r in rs] for rid, rs in self.should_deviations().items()},
             "records": [r.to_json() for r in self.records],
         }
 
@@ -156,6 +180,7 @@ class RunResults:
 .good{{background:#cfc}}.bad{{background:#fcc}}.skip{{background:#eee}}pre{{white-space:pre-wrap}}</style></head>
 <body><h1>dirqkit conformance matrix</h1><p>{len(self.records)} runs: {esc(totals)}</p>
 <table><tr><th>requirement group</th>{head}</tr>{''.join(rows)}</table>
+<pre>{esc(self.should_markdown())}</pre>
 <h2>Failures</h2><ol>{''.join(failures) or '<p>none</p>'}</ol></body></html>
 """
         path.write_text(page, encoding="utf-8")

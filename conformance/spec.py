@@ -66,6 +66,12 @@ def default_spec_path() -> Path:
     return REPO_ROOT / "SPEC.md"
 
 
+def requirement_levels() -> dict[str, str]:
+    """ID -> level of the SPEC.md next to the kit; empty when it is not there (an installed kit)."""
+    path = default_spec_path()
+    return {rid: r.level for rid, r in parse_spec(path).requirements.items()} if path.is_file() else {}
+
+
 def parse_spec(path: Path) -> Spec:
     """Parse SPEC.md; malformed or duplicated definitions become problems."""
     text = path.read_text(encoding="utf-8")

@@ -9,6 +9,7 @@ import pytest
 from dirqkit import expectations
 from dirqkit.caseload import Case
 from dirqkit.matrix import Assignment, assignments
+from dirqkit.results import Record, RunResults
 
 
 def make_case(roles: dict[str, str]) -> Case:
@@ -114,3 +115,27 @@ def test_draft_falls_back_to_all_roles_of_an_unexplained_failure():
     ])
     assert [e["roles"] for e in expectations.yaml.safe_load(drafts["perl"])["expected_failures"]] == [{"producer": "perl"}]
     assert [e["roles"] for e in expectations.yaml.safe_load(drafts["python-dirq"])["expected_failures"]] == [{"consumer": "python-dirq"}]
+
+
+def test_draft_has_one_entry_per_broken_requirement():
+    failed = record({"a": "python-dirq", "b": "ref"}, "FAIL") | {"violated": ["NORMAL-COUNT-1", "CRASH-5"]}
+    entries = expectations.yaml.safe_load(expectations.draft([failed])["python-dirq"])["expected_failures"]
+    assert [(e["roles"], e["requirement"]) for e in entries] == [({"a": "python-dirq"}, "NORMAL-COUNT-1"),
+                                                                ({"a": "python-dirq"}, "CRASH-5")]
+
+
+def test_should_deviations_are_reported_apart():
+    """SPEC 1.2: broken SHOULD rules are listed on their own, expected or not; MUST failures are not."""
+    def run(case, outcome, violated):
+        return Record(case=case, title="t", group="g", requirements=violated, roles={"a": "perl"}, where="f:1",
+                      outcome=outcome, violated=violated)
+
+    results = RunResults({"SIMPLE-ADD-7": "SHOULD", "SIMPLE-ADD-1": "MUST", "NAME-7": "SHOULD"})
+    for each in (run("x", "XFAIL", ["SIMPLE-ADD-7"]), run("y", "FAIL", ["SIMPLE-ADD-1", "NAME-7"]),
+                 run("z", "PASS", []), run("w", "FAIL", ["SIMPLE-ADD-1"])):
+        results.add(each)
+    assert {rid: [r.case for r in rs] for rid, rs in results.should_deviations().items()} == {"NAME-7": ["y"], "SIMPLE-ADD-7": ["x"]}
+    text = results.matrix_markdown()
+    assert "- NAME-7: 1 run(s): y[a=perl]" in text and "- SIMPLE-ADD-7: 1 run(s): x[a=perl]" in text
+    assert results.to_json()["should_deviations"] == {"NAME-7": ["y[a=perl]"], "SIMPLE-ADD-7": ["x[a=perl]"]}
+    assert RunResults({"SIMPLE-ADD-1": "MUST"}).should_markdown() == ""
