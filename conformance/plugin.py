@@ -203,6 +203,7 @@ class CaseItem(pytest.Item):
             case=case.id, title=case.title, group=case.group, requirements=list(case.requirements),
             roles=assignment.roles if assignment else {}, where=case.where,
             implementations=[skipped_implementation] if skipped_implementation else [],
+            expected_of=sorted({e.implementation for e in self.expected.entries}) if self.expected else [],
         )
 
     def reportinfo(self) -> tuple[Path, int, str]:

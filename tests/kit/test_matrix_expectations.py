@@ -139,3 +139,13 @@ def test_should_deviations_are_reported_apart():
     assert "- NAME-7: 1 run(s): y[a=perl]" in text and "- SIMPLE-ADD-7: 1 run(s): x[a=perl]" in text
     assert results.to_json()["should_deviations"] == {"NAME-7": ["y[a=perl]"], "SIMPLE-ADD-7": ["x[a=perl]"]}
     assert RunResults({"SIMPLE-ADD-1": "MUST"}).should_markdown() == ""
+
+
+def test_expected_failure_counts_only_for_the_implementation_it_blames():
+    results = RunResults()
+    results.add(Record(case="c", title="t", group="g", requirements=["SIMPLE-ADD-7"], roles={"a": "perl", "b": "ref"},
+                       where="f:1", outcome="XFAIL", expected_of=["perl"]))
+    results.add(Record(case="d", title="t", group="g", requirements=["SIMPLE-ADD-1"], roles={"a": "perl", "b": "ref"},
+                       where="f:1", outcome="PASS"))
+    row = results.matrix()["SIMPLE-ADD"]
+    assert row["perl"].text() == "2/2 (1 known)" and row["ref"].text() == "1/1"
