@@ -18,6 +18,7 @@ from dirqkit.caseload import Case
 from dirqkit.driver_client import DriverClient, DriverError, DriverUnavailable, split_command
 from dirqkit.drivers.registry import DRIVERS
 from dirqkit.matrix import Assignment
+from dirqkit.syscalls import tracing_unavailable
 
 FAKETIME_ENV = {"FAKETIME_DONT_FAKE_MONOTONIC": "1", "NO_FAKE_STAT": "1"}
 
@@ -52,6 +53,8 @@ class Implementation:
                 return f"{self.name} {queue_type} queues have no option {', '.join(missing)}"
         if case.faketime and shutil.which("faketime") is None:
             return "faketime is not installed (Debian package faketime)"
+        if any("crash" in step or "fault" in step for step in case.steps):
+            return tracing_unavailable()
         return None
 
 

@@ -17,8 +17,10 @@ import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -135,3 +137,20 @@ class Tracer:
             return parse_trace(self.output.read_text(encoding="utf-8", errors="replace"))
         except FileNotFoundError:
             return []
+
+
+@cache
+def tracing_unavailable() -> str | None:
+    """Why strace cannot attach to a driver here (None: it can); probed once, on a process of our own."""
+    if shutil.which("strace") is None:
+        return "strace is not installed (Debian package strace)"
+    target = subprocess.Popen(["sleep", "30"], stdin=subprocess.DEVNULL)
+    try:
+        with tempfile.TemporaryDirectory(prefix="dirqkit-probe-") as scratch:
+            Tracer(target.pid, Path(scratch) / "trace.txt", None).finish()
+    except TraceError as exc:
+        return f"cannot trace drivers ({exc}); needs ptrace permission: root, or kernel.yama.ptrace_scope=0"
+    finally:
+        target.kill()
+        target.wait()
+    return None

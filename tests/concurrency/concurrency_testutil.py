@@ -7,8 +7,6 @@ conftest module would shadow theirs. Test modules import what they need from her
 from __future__ import annotations
 
 import importlib.util
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Self
@@ -18,6 +16,7 @@ from dirqkit.actors import DriverPool, discover
 from dirqkit.caseload import load_case_file
 from dirqkit.engine import CaseRun, Engine
 from dirqkit.matrix import Assignment
+from dirqkit.syscalls import tracing_unavailable
 
 REF_DRIVER = [sys.executable, "-m", "dirqkit.drivers.ref"]
 MUTANTS_FILE = Path(__file__).resolve().parent.parent / "mutants" / "mutants.py"
@@ -35,13 +34,7 @@ def _load_mutants():  # the mutant machinery of tests/mutants, reused
 mutants = _load_mutants()
 
 
-def strace_works() -> bool:
-    if shutil.which("strace") is None:
-        return False
-    return subprocess.run(["strace", "-qq", "-o", "/dev/null", "true"], capture_output=True, check=False).returncode == 0
-
-
-needs_strace = pytest.mark.skipif(not strace_works(), reason="strace is missing or cannot trace here")
+needs_strace = pytest.mark.skipif(tracing_unavailable() is not None, reason=str(tracing_unavailable()))
 
 
 def mutant_driver(tmp_path: Path, name: str, file: str, old: str, new: str) -> list[str]:

@@ -12,6 +12,7 @@ from concurrency_testutil import REF_DRIVER, CaseRunner, mutant_driver, needs_st
 from dirqkit.crashpoints import Racer, effect_of_kill
 from dirqkit.engine import CaseFailed
 from dirqkit.queuetree import backdate, read_tree
+from dirqkit import syscalls
 from dirqkit.syscalls import Syscall, parse_trace
 from dirqref import QueueNormal, QueueSimple
 
@@ -251,3 +252,23 @@ def test_a_fault_step_that_finds_nothing_to_inject_into_fails(tmp_path):
         assert nothing != RACE_REMOVE
         with pytest.raises(CaseFailed, match="makes a syscall to inject into"):
             run_case(nothing, a=REF_DRIVER, b=REF_DRIVER)
+
+
+def test_tracing_probe_gives_the_reason_it_cannot_trace(monkeypatch):
+    """Crash and fault cases are skipped, with this reason, where strace is missing or may not attach."""
+    probe = syscalls.tracing_unavailable.__wrapped__
+    monkeypatch.setattr(syscalls.shutil, "which", lambda name: None)
+    assert probe() == "strace is not installed (Debian package strace)"
+    monkeypatch.undo()
+
+    def refused(*args, **kwargs):
+        raise syscalls.TraceError("strace did not attach to 1: attach: ptrace(PTRACE_SEIZE, 1): Operation not permitted")
+
+    monkeypatch.setattr(syscalls.shutil, "which", lambda name: "/usr/bin/strace")
+    monkeypatch.setattr(syscalls, "Tracer", refused)
+    assert "Operation not permitted" in probe() and "ptrace_scope=0" in probe()
+
+
+@needs_strace
+def test_tracing_probe_attaches_here():
+    assert syscalls.tracing_unavailable.__wrapped__() is None
