@@ -53,7 +53,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     argv = [str(d) for d in case_dirs]
     # The kit's own (empty) ini file, so that the caller's pytest configuration does not apply.
     argv += ["-p", "no:cacheprovider", "--rootdir", str(case_dirs[0]), "-c", str(default_cases_dir() / "pytest.ini")]
-    argv += ["-v" if args.verbose else "-q", "-rfEX", "--tb=short"]
+    argv += ["-v" if args.verbose else "-q", "-rfE", "--tb=short"]
     # dirqkit (the plugin's package) is imported before pytest starts: nothing to rewrite.
     argv += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if args.jobs not in ("0", 0) and importlib.util.find_spec("xdist"):
