@@ -8,6 +8,7 @@ file, line and reason: it never reaches a driver.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from dataclasses import dataclass, field
@@ -109,14 +110,29 @@ def _op_steps(step: dict[str, Any]) -> list[dict[str, Any]]:
     return step["parallel"] if "parallel" in step else [step] if "op" in step else []
 
 
+def _roles_named(step: dict[str, Any]) -> list[str]:
+    """Every role a step has act: op steps, and the actors of stress, crash and fault steps."""
+    roles = [op_step["role"] for op_step in _op_steps(step)]
+    if "stress" in step:
+        stress = step["stress"]
+        roles += [*stress.get("producers", []), *stress.get("consumers", [])]
+        roles += [stress["purger"]["role"]] if "purger" in stress else []
+    for kind in ("crash", "fault"):
+        roles += [action["role"] for action in step.get(kind, {}).get("ops", [])]
+    return roles
+
+
 def _check_case(case: dict[str, Any]) -> list[tuple[list[Any], str]]:
     """Semantic checks beyond the schema: (json path, message) per problem."""
     problems = []
     bound = set(BUILTIN_VARIABLES)
     for index, step in enumerate(case["steps"]):
-        for op_step in _op_steps(step):
-            if op_step["role"] not in case["roles"]:
-                problems.append((["steps", index], f"step names role {op_step['role']!r}, not in roles"))
+        for role in _roles_named(step):
+            if role not in case["roles"]:
+                problems.append((["steps", index], f"step names role {role!r}, not in roles"))
+        for name in step.get("fault", {}).get("errors", []):
+            if not hasattr(errno, name):
+                problems.append((["steps", index], f"fault errors: {name!r} is not an errno name"))
         for name in _variables_in(step):
             if name not in bound:
                 problems.append((["steps", index], f"${name} is used before a step binds it"))

@@ -13,9 +13,9 @@ SPEC = {"producers": ["a", "b"], "consumers": ["a"], "elements": 10}
 
 def test_the_scale_variable_multiplies_elements(monkeypatch):
     monkeypatch.setenv(SCALE_ENV, "2.5")
-    assert Plan.from_step(SPEC, {"a", "b"}).elements == 25
+    assert Plan.from_step(SPEC).elements == 25
     monkeypatch.delenv(SCALE_ENV)
-    assert Plan.from_step(SPEC, {"a", "b"}).elements == 10
+    assert Plan.from_step(SPEC).elements == 10
 
 
 @pytest.mark.parametrize("value", ["x", "0", "-1"])
@@ -25,15 +25,10 @@ def test_a_bad_scale_is_refused_with_its_name(monkeypatch, value):
         scale()
 
 
-def test_a_plan_naming_a_role_the_case_lacks_is_refused():
-    with pytest.raises(StressError, match="role.*c"):
-        Plan.from_step({**SPEC, "purger": {"role": "c"}}, {"a", "b"})
-
-
 def test_killing_consumers_needs_a_consume_limit():
     with pytest.raises(StressError, match="limit"):
-        Plan.from_step({**SPEC, "kill": {"every": 0.1}}, {"a", "b"})
-    assert Plan.from_step({**SPEC, "kill": {"every": 0.1}, "limit": 2}, {"a", "b"}).limit == 2
+        Plan.from_step({**SPEC, "kill": {"every": 0.1}})
+    assert Plan.from_step({**SPEC, "kill": {"every": 0.1}, "limit": 2}).limit == 2
 
 
 def test_only_permissive_locks_that_returned_false_are_dropped():

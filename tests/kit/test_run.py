@@ -125,11 +125,26 @@ def test_broken_driver_is_a_named_outcome_not_a_traceback(tmp_path, mode, outcom
     assert f"{outcome} demo-add" in done.stdout
 
 
+BAD_ACTORS = """cases:
+  - id: x
+    title: t
+    requirements: [CONC-1]
+    queue: {{type: simple}}
+    roles: {{a: producer}}
+    steps:
+      - {step}
+"""
+
+
 @pytest.mark.parametrize("args, cases, message", [
     (["--impl", "nosuch"], CASES, "unknown implementation(s) nosuch"),
     (["--impl", "ref", "--case", "nosuch"], CASES, "no case selected"),
     (["--impl", "ref"], "cases:\n  - id: x\n    title: t\n", "demo.yaml:2: cases/0: 'requirements' is a required property"),
     (["--driver", "x"], CASES, "every --driver needs a --name"),
+    (["--impl", "ref"], BAD_ACTORS.format(step="stress: {producers: [a, zz], consumers: [a], elements: 5}"),
+     "demo.yaml:8: case x: step names role 'zz', not in roles"),
+    (["--impl", "ref"], BAD_ACTORS.format(step="fault: {ops: [{role: a, op: add}], inject: [write], errors: [ENOPE]}"),
+     "demo.yaml:8: case x: fault errors: 'ENOPE' is not an errno name"),
 ])
 def test_usage_errors_exit_2_with_a_clear_message(tmp_path, args, cases, message):
     done = run(tmp_path, *args, cases=cases)
