@@ -118,7 +118,7 @@ def _roles_named(step: dict[str, Any]) -> list[str]:
         roles += [*stress.get("producers", []), *stress.get("consumers", [])]
         roles += [stress["purger"]["role"]] if "purger" in stress else []
     for kind in ("crash", "fault"):
-        roles += [action["role"] for action in step.get(kind, {}).get("ops", [])]
+        roles += [action["role"] for action in step.get(kind, {}).get("ops", []) if "role" in action]
     return roles
 
 

@@ -72,3 +72,10 @@ class QueueIOError(DirqError):
 def io_error(action: str, path: str, exc: OSError) -> QueueIOError:
     """The QueueIOError for ``action`` on ``path`` that failed with ``exc``."""
     return QueueIOError(f"cannot {action} {path}: {exc.strerror or exc}", exc.errno)
+
+
+def refused(permissive: bool, error: DirqError) -> bool:
+    """The answer of a lock or unlock that did not happen: False when permissive, else ``error``."""
+    if permissive:
+        return False
+    raise error from None

@@ -17,6 +17,7 @@ from .errors import (
     NotLocked,
     QueueIOError,
     io_error,
+    refused,
 )
 from .fsops import READ_FLAGS, make_dir, read_fd, write_file
 from .names import directory_name, is_element_name
@@ -205,22 +206,16 @@ class QueueNormal(TreeQueue):
         try:
             make_dir(locked, self._modes)
         except FileExistsError:
-            if permissive:
-                return False
-            raise Locked(f"element {name} is already locked") from None
+            return refused(permissive, Locked(f"element {name} is already locked"))
         except (FileNotFoundError, NotADirectoryError):
-            if permissive:
-                return False
-            raise NotFound(f"no element {name}") from None
+            return refused(permissive, NotFound(f"no element {name}"))
         except OSError as exc:
             raise io_error("mkdir", locked, exc) from None
         try:
             os.lstat(path)  # NORMAL-LOCK-2
         except FileNotFoundError:
             # RACE: another consumer locked and removed the element meanwhile.
-            if permissive:
-                return False
-            raise NotFound(f"no element {name}") from None
+            return refused(permissive, NotFound(f"no element {name}"))
         except OSError as exc:
             raise io_error("lstat", path, exc) from None
         return True
@@ -231,9 +226,7 @@ class QueueNormal(TreeQueue):
         try:
             os.rmdir(locked)
         except (FileNotFoundError, NotADirectoryError):
-            if permissive:
-                return False
-            raise NotLocked(f"element {name} is not locked") from None
+            return refused(permissive, NotLocked(f"element {name} is not locked"))
         except OSError as exc:
             raise io_error("rmdir", locked, exc) from None
         return True

@@ -7,7 +7,7 @@ import stat
 import time
 
 from .base import TreeQueue, is_directory
-from .errors import InvalidData, Locked, NotFound, NotLocked, QueueIOError, io_error
+from .errors import InvalidData, Locked, NotFound, NotLocked, QueueIOError, io_error, refused
 from .fsops import READ_FLAGS, create_file, read_fd, unlink_quietly, write_all
 from .names import directory_name, is_element_name
 from .options import check_int, check_path
@@ -141,13 +141,9 @@ class QueueSimple(TreeQueue):
         try:
             os.link(path, locked)  # SIMPLE-LOCK-1
         except FileExistsError:
-            if permissive:  # SIMPLE-LOCK-2
-                return False
-            raise Locked(f"element {name} is already locked") from None
+            return refused(permissive, Locked(f"element {name} is already locked"))  # SIMPLE-LOCK-2
         except FileNotFoundError:
-            if permissive:  # SIMPLE-LOCK-2
-                return False
-            raise NotFound(f"no element {name}") from None
+            return refused(permissive, NotFound(f"no element {name}"))  # SIMPLE-LOCK-2
         except OSError as exc:
             raise io_error("link", path, exc) from None
         try:
@@ -155,9 +151,7 @@ class QueueSimple(TreeQueue):
         except FileNotFoundError:
             # RACE: another consumer locked and removed the element between our link and utime.
             unlink_quietly(locked)
-            if permissive:
-                return False
-            raise NotFound(f"no element {name}") from None
+            return refused(permissive, NotFound(f"no element {name}"))
         except OSError as exc:
             raise io_error("utime", path, exc) from None
         return True
@@ -168,9 +162,7 @@ class QueueSimple(TreeQueue):
         try:
             os.unlink(locked)
         except FileNotFoundError:
-            if permissive:
-                return False
-            raise NotLocked(f"element {name} is not locked") from None
+            return refused(permissive, NotLocked(f"element {name} is not locked"))
         except OSError as exc:
             raise io_error("unlink", locked, exc) from None
         return True

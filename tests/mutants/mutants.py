@@ -28,8 +28,8 @@ class Mutant:
 
 MUTANTS = [
     Mutant("lock-ignores-eexist", "SIMPLE-LOCK-2", "simple.py",
-           "        except FileExistsError:\n            if permissive:  # SIMPLE-LOCK-2\n                return False",
-           "        except FileExistsError:\n            if permissive:  # SIMPLE-LOCK-2\n                return True",
+           "            return refused(permissive, Locked(f\"element {name} is already locked\"))  # SIMPLE-LOCK-2",
+           "            return True  # SIMPLE-LOCK-2",
            "a consumer treats 'already locked' as its own lock"),
     Mutant("lock-without-touch", "SIMPLE-LOCK-3", "simple.py",
            "            os.utime(path, follow_symlinks=False)  # SIMPLE-LOCK-3, COMMON-7",
