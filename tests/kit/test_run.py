@@ -107,6 +107,25 @@ def test_expected_failure_is_xfail_and_unexpected_pass_is_reported(tmp_path):
     assert records(tmp_path)["demo-roundtrip[producer=ref,consumer=ref]"] == "XPASS"
 
 
+def test_expected_failure_must_fail_on_its_requirement_only(tmp_path):
+    """Known to break COMMON-2, but this run broke SIMPLE-COUNT-1: a new failure, not an excused one."""
+    cases = CASES.replace("{role: consumer, op: count, expect: 7}", "{role: consumer, op: count, expect: 7, requirement: SIMPLE-COUNT-1}")
+    done = run(tmp_path, "--impl", "ref", "--case", "demo-wrong", cases=cases,
+               expectations=(EXPECTED % "demo-wrong").replace("SIMPLE-COUNT-1", "COMMON-2"))
+    assert done.returncode == 1, done.stdout
+    assert records(tmp_path)["demo-wrong[consumer=ref]"] == "FAIL"
+    assert "it also broke SIMPLE-COUNT-1, which no expectation names (expected: COMMON-2)" in done.stdout
+    done = run(tmp_path, "--impl", "ref", "--case", "demo-wrong", cases=cases, expectations=EXPECTED % "demo-wrong")
+    assert done.returncode == 0 and records(tmp_path)["demo-wrong[consumer=ref]"] == "XFAIL"
+
+
+def test_a_racy_expected_failure_may_pass(tmp_path):
+    racy = (EXPECTED % "demo-roundtrip").replace("reason: demo}", "reason: demo, racy: true}")
+    done = run(tmp_path, "--impl", "ref", "--case", "demo-roundtrip", expectations=racy)
+    assert done.returncode == 0, done.stdout
+    assert records(tmp_path)["demo-roundtrip[producer=ref,consumer=ref]"] == "PASS"
+
+
 def test_write_expectations_drafts_a_file(tmp_path):
     run(tmp_path, "--impl", "ref,python-dirq", "--case", "demo-wrong", "--write-expectations", str(tmp_path / "drafts"))
     assert "case: demo-wrong" in (tmp_path / "drafts" / "python-dirq.yaml").read_text()
