@@ -48,7 +48,7 @@ class Implementation:
             return f"{self.name} does not play {', '.join(missing)}"
         known_options = self.hello.get("options", {}).get(queue_type)
         if known_options is not None:
-            missing = sorted(set(case.queue.get("options", {})) - set(known_options))
+            missing = sorted(case.option_names() - set(known_options))
             if missing:
                 return f"{self.name} {queue_type} queues have no option {', '.join(missing)}"
         if case.faketime and shutil.which("faketime") is None:

@@ -45,6 +45,15 @@ class Case:
     faketime: str | None = None
     step_lines: tuple[int, ...] = field(default=(), compare=False)
 
+    def option_names(self) -> set[str]:
+        """The queue options the case uses: its queue's and those of its ``open`` steps."""
+        names = set(self.queue.get("options", {}))
+        for step in self.steps:
+            for op_step in _op_steps(step):
+                if op_step["op"] == "open":
+                    names |= set(op_step.get("args", {}).get("options", {}))
+        return names
+
 
 @dataclass(frozen=True)
 class Citation:

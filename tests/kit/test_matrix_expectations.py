@@ -149,3 +149,13 @@ def test_expected_failure_counts_only_for_the_implementation_it_blames():
                        where="f:1", outcome="PASS"))
     row = results.matrix()["SIMPLE-ADD"]
     assert row["perl"].text() == "2/2 (1 known)" and row["ref"].text() == "1/1"
+
+
+def test_options_of_open_steps_count_as_used():
+    """A case is skipped for an implementation without an option it opens a queue with, wherever it does."""
+    steps = ({"role": "p", "op": "open", "args": {"options": {"umask": 0}}},
+             {"parallel": [{"role": "p", "op": "open", "args": {"options": {"rndhex": 1}}}]},
+             {"role": "p", "op": "count"})
+    case = Case(id="c", title="t", requirements=("NAME-1",), queue={"type": "simple", "options": {"granularity": 1}},
+                roles={"p": "producer"}, steps=steps, group="g", where="f:1")
+    assert case.option_names() == {"granularity", "umask", "rndhex"}
