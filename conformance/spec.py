@@ -63,7 +63,9 @@ class Spec:
 
 
 def default_spec_path() -> Path:
-    return REPO_ROOT / "SPEC.md"
+    """SPEC.md of the checkout; an installed kit carries a copy (conformance/SPEC.md links to it)."""
+    checkout = REPO_ROOT / "SPEC.md"
+    return checkout if checkout.is_file() else Path(__file__).resolve().parent / "SPEC.md"
 
 
 def requirement_levels() -> dict[str, str]:
