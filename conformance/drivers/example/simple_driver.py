@@ -359,14 +359,18 @@ def main():
     os.dup2(2, 1)  # anything else printed goes to stderr
     driver = Driver()
     for line in sys.stdin:
-        request = json.loads(line)
+        request, seq = {}, None
         try:
-            reply = {"seq": request["seq"], "ok": True, "result": driver.handle(request)}
-        except Exception as exc:  # noqa: BLE001 - never die on one bad request
-            reply = {"seq": request["seq"], "ok": False, "error": error_of(exc)}
+            parsed = json.loads(line)
+            if not isinstance(parsed, dict) or not isinstance(parsed.get("seq"), int):
+                raise QueueError("internal", "a request is a JSON object with an integer seq")
+            request, seq = parsed, parsed["seq"]
+            reply = {"seq": seq, "ok": True, "result": driver.handle(request)}
+        except Exception as exc:  # noqa: BLE001 - never die on one bad request (not JSON: seq null)
+            reply = {"seq": seq, "ok": False, "error": error_of(exc)}
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
-        if request["op"] == "shutdown":
+        if request.get("op") == "shutdown":
             break
 
 
