@@ -1,6 +1,7 @@
 """driver-check against the real drivers, the example and broken drivers; its exit codes."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,6 +38,16 @@ def test_python_dirq_passes_with_its_known_deviations():
 
 def test_example_driver_passes_strictly():
     assert main(["driver-check", "--strict", f"{sys.executable} {EXAMPLE}"]) == 0
+
+
+def test_example_driver_passes_the_simple_cases(tmp_path):
+    """The template conforms: every Simple case with the example in every role (umask cases skipped: not declared)."""
+    done = subprocess.run([sys.executable, "-m", "dirqkit.cli", "run", "--driver", f"{sys.executable} {EXAMPLE}",
+                           "--name", "example", "--impl", "example", "--group", "simple", "-j", "0",
+                           "--json", str(tmp_path / "out.json")], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    outcomes = [r["outcome"] for r in json.loads((tmp_path / "out.json").read_text())["records"]]
+    assert outcomes.count("PASS") >= 40 and set(outcomes) <= {"PASS", "SKIP"}
 
 
 @pytest.mark.parametrize("mode, says", [
