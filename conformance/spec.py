@@ -69,7 +69,7 @@ def default_spec_path() -> Path:
 
 
 def requirement_levels() -> dict[str, str]:
-    """ID -> level of the SPEC.md next to the kit; empty when it is not there (an installed kit)."""
+    """ID -> level, from the SPEC.md of default_spec_path(); empty when there is none."""
     path = default_spec_path()
     return {rid: r.level for rid, r in parse_spec(path).requirements.items()} if path.is_file() else {}
 
