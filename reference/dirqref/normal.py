@@ -134,7 +134,9 @@ class QueueNormal(TreeQueue):
             directory = directory_name(int(directory, 16) + 1)
         path = f"{self.path}/{directory}"
         self._ensure_dir(path)  # DIR-3
-        if not is_directory(path):  # SEC-2: e.g. a symlink planted under the next name
+        # SEC-2: e.g. a symlink planted under the next name. RACE: a purger may remove the new, still
+        # empty directory when another producer made a greater one; the rename's ENOENT retries.
+        if os.path.lexists(path) and not is_directory(path):
             raise QueueIOError(f"cannot add to {path}: not a directory")
         return directory, None
 

@@ -223,6 +223,24 @@ def test_NORMAL_ADD_4_purged_insertion_dir_is_recomputed(n, monkeypatch):
     assert len(calls) == 2 and element_dir(n, name).is_dir()
 
 
+def test_NORMAL_ADD_4_new_insertion_dir_purged_right_after_mkdir(tmp_path, monkeypatch):
+    """RACE: another producer made a greater directory, so a purger removed our new, empty one."""
+    queue = QueueNormal(tmp_path / "q", SCHEMA, maxelts=1)
+    queue.add({"body": "first"})  # 00000000 is full: the next add makes 00000001
+    real_ensure = queue._ensure_dir
+    made = []
+
+    def purged_at_once(path):
+        real_ensure(path)
+        if not made:
+            made.append(path)
+            os.rmdir(path)
+
+    monkeypatch.setattr(queue, "_ensure_dir", purged_at_once)
+    name = queue.add({"body": "second"})
+    assert made and name.startswith("00000001/") and element_dir(queue, name).is_dir()
+
+
 def test_NORMAL_ADD_6_failed_add_removes_its_temporary_dir(n, monkeypatch):
     real_write = dirqref.normal.write_file
 
