@@ -23,7 +23,6 @@ from dirqkit.caseload import Case, CaseFileError
 from dirqkit.engine import CaseFailed, Engine
 from dirqkit.matrix import Assignment, assignments
 from dirqkit.results import Record, RunResults
-from dirqkit.spec import requirement_levels
 
 KIT_KEY = pytest.StashKey["KitSession"]()
 
@@ -82,7 +81,7 @@ class KitSession:
             raise pytest.UsageError(str(exc)) from None
         self._implementations: dict[str, Implementation] | None = None
         self.pool = DriverPool(self.timeout)
-        self.results = RunResults(requirement_levels())
+        self.results = RunResults()
 
     @property
     def implementations(self) -> dict[str, Implementation]:

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dirqkit.spec import requirement_levels
+
 BAD = ("FAIL", "ERROR", "TIMEOUT", "CRASH", "XPASS")
 OUTCOMES = ("PASS", "FAIL", "ERROR", "TIMEOUT", "CRASH", "SKIP", "XFAIL", "XPASS")
 
@@ -74,7 +76,14 @@ class Cell:
 class RunResults:
     def __init__(self, levels: dict[str, str] | None = None) -> None:
         self.records: list[Record] = []
-        self.levels = levels or {}  # requirement ID -> MUST, SHOULD, ... (from SPEC.md when found)
+        self._levels = levels
+
+    @property
+    def levels(self) -> dict[str, str]:
+        """Requirement ID -> MUST, SHOULD, ...; SPEC.md is read only when a report needs it."""
+        if self._levels is None:
+            self._levels = requirement_levels()
+        return self._levels
 
     def add(self, record: Record) -> None:
         self.records.append(record)

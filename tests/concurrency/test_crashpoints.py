@@ -267,8 +267,3 @@ def test_tracing_probe_gives_the_reason_it_cannot_trace(monkeypatch):
     monkeypatch.setattr(syscalls.shutil, "which", lambda name: "/usr/bin/strace")
     monkeypatch.setattr(syscalls, "Tracer", refused)
     assert "Operation not permitted" in probe() and "ptrace_scope=0" in probe()
-
-
-@needs_strace
-def test_tracing_probe_attaches_here():
-    assert syscalls.tracing_unavailable.__wrapped__() is None

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from dirq.queue import Queue as PyNormal
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from dirqref import QueueNormal
 from dirqref.errors import Locked
+from hypothesis import given
+from hypothesis import strategies as st
+from interop_testutil import FEW, consume_all
 
 SCHEMA = {"body": "string", "header": "table?", "data": "binary?"}
 TABLES = [
@@ -38,7 +38,6 @@ RECORDS: list[dict[str, Any]] = [
     {"body": "d2", "data": b""},
     {"body": "d3", "data": bytes(i * 7 % 256 for i in range(65536)), "header": {"k": "v"}},
 ]
-FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 text = st.text(max_size=12)
 records = st.fixed_dictionaries(
     {"body": st.text(max_size=40)},
@@ -48,17 +47,6 @@ records = st.fixed_dictionaries(
 
 def queues(top: Path) -> tuple[QueueNormal, PyNormal]:
     return QueueNormal(top, SCHEMA, rndhex=5), PyNormal(str(top), rndhex=6, schema=SCHEMA)
-
-
-def consume_all(reader: QueueNormal | PyNormal, expected: dict[str, dict[str, Any]]) -> None:
-    """``reader`` iterates ``expected``'s names in order and delivers each record field for field."""
-    assert list(reader) == sorted(expected)
-    assert reader.count() == len(expected)
-    for name in reader:
-        assert reader.lock(name)
-        assert reader.get(name) == expected[name]
-        reader.remove(name)
-    assert reader.count() == 0
 
 
 def element_files(top: Path, name: str) -> dict[str, bytes]:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from dirq.QueueSimple import QueueSimple as PySimple
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from dirqref import QueueSimple
 from dirqref.errors import Locked
+from hypothesis import given
+from hypothesis import strategies as st
+from interop_testutil import FEW, consume_all
 
 PAYLOADS = [
     b"",
@@ -25,22 +25,10 @@ PAYLOADS = [
     "Grüße, 世界 ☃ 😀\n".encode(),
     bytes(i * 7 % 256 for i in range(65536)),
 ]
-FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def queues(top: Path) -> tuple[QueueSimple, PySimple]:
     return QueueSimple(top, rndhex=5), PySimple(str(top), rndhex=6)
-
-
-def consume_all(reader: QueueSimple | PySimple, expected: dict[str, bytes]) -> None:
-    """``reader`` iterates ``expected``'s names in order and delivers each payload byte for byte."""
-    assert list(reader) == sorted(expected)
-    assert reader.count() == len(expected)
-    for name in reader:
-        assert reader.lock(name)
-        assert reader.get(name) == expected[name]
-        reader.remove(name)
-    assert reader.count() == 0
 
 
 @pytest.mark.parametrize("writer", ["dirqref", "python-dirq"])
