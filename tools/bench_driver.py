@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dirqkit.driver_client import DriverClient
+from dirqkit.drivers.client import DriverClient
 from dirqkit.drivers.protocol import payload
 from dirqkit.drivers.ref import RefAdapter
 from dirqkit.drivers.registry import DRIVERS

@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from dirqkit.manifest import FixtureError, capture, dump
+from dirqkit.trees.manifest import FixtureError, capture, dump
 from dirqref.errors import InvalidSchema
 from dirqref.schema import Schema
 

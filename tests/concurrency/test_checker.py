@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from dirqkit.checker import HistoryError, Verdict, check
+
+from dirqkit.concurrency.checker import HistoryError, Verdict, check
 
 US = 1_000_000
 NAME_A, NAME_B = "6b0b6d00/6b0b6d0a000001", "6b0b6d00/6b0b6d0a000002"

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from concurrency_testutil import REF_DRIVER, CaseRunner, mutant_driver, mutants
-from dirqkit.engine import CaseFailed
-from dirqkit.stress import SCALE_ENV, Plan, StressError, _locks_and_temps, _without_lost_races, scale
+from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, mutants
+
+from dirqkit.concurrency.stress import (
+    SCALE_ENV,
+    Plan,
+    StressError,
+    _locks_and_temps,
+    _without_lost_races,
+    scale,
+)
+from dirqkit.suite.engine import CaseFailed
 from dirqref import QueueNormal, QueueSimple
 
 SPEC = {"producers": ["a", "b"], "consumers": ["a"], "elements": 10}

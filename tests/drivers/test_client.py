@@ -7,14 +7,15 @@ import textwrap
 import time
 
 import pytest
-from dirqkit.driver_client import (
+from drivers_testutil import BROKEN, REF, reaped, running
+
+from dirqkit.drivers.client import (
     DriverClient,
     DriverError,
     DriverUnavailable,
     split_command,
 )
-from dirqkit.engine import OpError
-from drivers_testutil import BROKEN, REF, reaped, running
+from dirqkit.suite.engine import OpError
 
 
 def test_ref_round_trip_and_error_reply(tmp_path):
@@ -135,7 +136,7 @@ def test_stubborn_driver_is_killed_and_its_children_too(broken):
 
 KIT_SCRIPT = textwrap.dedent("""
     import os, signal, sys, threading
-    from dirqkit.driver_client import DriverClient
+    from dirqkit.drivers.client import DriverClient
     client = DriverClient([sys.executable, {broken!r}, "hang"], timeout=60)
     client.start()  # a started client may still be used as a context manager
     print(client.pid, flush=True)

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from dirqkit.drivers.protocol import digest, payload
 from dirqkit.drivers.python_dirq import DirqAdapter
 from dirqkit.drivers.ref import RefAdapter

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from dirq.queue import Queue as PyNormal
-from dirqref import QueueNormal
-from dirqref.errors import Locked
 from hypothesis import given
 from hypothesis import strategies as st
 from interop_testutil import FEW, consume_all
+
+from dirqref import QueueNormal
+from dirqref.errors import Locked
 
 SCHEMA = {"body": "string", "header": "table?", "data": "binary?"}
 TABLES = [

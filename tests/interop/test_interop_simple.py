@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from dirq.QueueSimple import QueueSimple as PySimple
-from dirqref import QueueSimple
-from dirqref.errors import Locked
 from hypothesis import given
 from hypothesis import strategies as st
 from interop_testutil import FEW, consume_all
+
+from dirqref import QueueSimple
+from dirqref.errors import Locked
 
 PAYLOADS = [
     b"",

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import TABLE_ENV
 from mutants import MUTANTS, Mutant, build
 
@@ -24,7 +23,7 @@ BAD = {"FAIL", "ERROR", "CRASH", "TIMEOUT"}
 def run_suite(pythonpath: Path, requirement: str, work: Path) -> tuple[int, list[dict], str]:
     driver = shlex.join(["env", f"PYTHONPATH={pythonpath}", sys.executable, "-m", "dirqkit.drivers.ref"])
     report = work / "results.json"
-    command = [sys.executable, "-m", "dirqkit.cli", "run", "--driver", driver, "--name", "mutant", "--impl", "mutant",
+    command = [sys.executable, "-m", "dirqkit", "run", "--driver", driver, "--name", "mutant", "--impl", "mutant",
                "--req", requirement, "-j", "0", "--json", str(report), "--results", str(work / "evidence")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=work)
     records = json.loads(report.read_text())["records"] if report.exists() else []

@@ -9,7 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-from dirqref_testutil import BAD_IDS, ID_RE, backdate, forbid_fs, mtime_age, process_umask, snapshot
+from dirqref_testutil import (
+    BAD_IDS,
+    ID_RE,
+    backdate,
+    forbid_fs,
+    mtime_age,
+    process_umask,
+    snapshot,
+)
 
 import dirqref.normal
 from dirqref import QueueNormal

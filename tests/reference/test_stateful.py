@@ -12,7 +12,14 @@ from pathlib import Path
 from dirqref_testutil import backdate
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from dirqref import QueueNormal, QueueSimple
 from dirqref.errors import Locked, NotFound, NotLocked

@@ -1,0 +1,106 @@
+"""Driver processes of their own, started like a role's actor (stress, crash and fault steps).
+
+A case has one driver process per role, taken from the pool. The concurrency
+steps need more processes than roles (two producers of one implementation)
+and processes they may kill, which must never be the pool's. A :class:`Worker`
+is a fresh driver started with the same command line and environment as a
+role's actor, with one queue opened, that the step closes itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any
+
+from dirqkit.drivers.client import Actor, DriverClient
+
+
+class Worker:
+    """One extra driver process playing a role's implementation; ``call`` acts on its open queue."""
+
+    def __init__(self, actor: Actor, label: str) -> None:
+        if not isinstance(actor, DriverClient):
+            raise TypeError(f"{label}: the stress, crash and fault steps start drivers like a role's, "
+                            f"which needs a driver process, not {type(actor).__name__}")
+        self.label = label
+        self.implementation = actor.implementation
+        self.client = DriverClient(actor.argv, name=actor.implementation, timeout=actor.timeout, env=actor.env, cwd=actor.cwd)
+        self.handle: str | None = None
+        self.killed = False  # by the kit, on purpose
+
+    @property
+    def pid(self) -> int:
+        assert self.client.pid is not None
+        return self.client.pid
+
+    def start(self, open_args: dict[str, Any] | None = None) -> Worker:
+        self.client.start()
+        if open_args is not None:
+            self.open(open_args)
+        return self
+
+    def open(self, open_args: dict[str, Any]) -> None:
+        """Open (another) queue; later calls act on it."""
+        if self.handle is not None:
+            self.client.call("close", {"queue": self.handle})
+        self.handle = str(self.client.call("open", open_args))
+
+    def call(self, op: str, args: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+        return self.client.call(op, {"queue": self.handle, **(args or {})}, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the driver's process group (a child of ours, by its id)."""
+        self.killed = True
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # RACE: it exited meanwhile
+
+    def close(self) -> None:
+        self.client.close(graceful=self.client.failed is None)
+
+
+class Spares:
+    """Started workers of one role, the next one always starting in the background.
+
+    Crash exploration kills a driver per crash state; starting its successor
+    while the state is checked hides the driver's start-up time.
+    """
+
+    def __init__(self, actor: Actor, label: str) -> None:
+        self.actor, self.label = actor, label
+        self._next: Worker | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._prepare()
+
+    def _prepare(self) -> None:
+        def start() -> None:
+            try:
+                self._next = Worker(self.actor, self.label).start()
+            except BaseException as exc:  # noqa: BLE001 - raised again by take()
+                self._error = exc
+
+        self._thread = threading.Thread(target=start, name=f"spare-{self.label}", daemon=True)
+        self._thread.start()
+
+    def take(self) -> Worker:
+        assert self._thread is not None
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            self._prepare()
+            raise error
+        worker, self._next = self._next, None
+        assert worker is not None
+        self._prepare()
+        return worker
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._next is not None:
+            self._next.close()
+            self._next = None

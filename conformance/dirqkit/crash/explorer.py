@@ -1,0 +1,456 @@
+"""Crash points and injected faults: the ``crash`` and ``fault`` steps.
+
+A step lists a short sequence of ops, each played by a case role (so two
+implementations take turns), with optional kit ``fs`` actions between them.
+For every op of the sequence the explorer
+
+1. runs the op once, traced by ``strace`` (``dirqkit.crash.syscalls``) attached to
+   a driver process of its own for the op's role (``dirqkit.concurrency.workers``), warmed
+   up by one of each op so that first-use work does not shift the counts,
+   right before the request, to learn its filesystem syscalls;
+2. ``crash``: for every syscall that may change the tree, replays the
+   sequence on a fresh queue and SIGKILLs the driver on entry to that
+   syscall (``-e inject=NAME:signal=KILL:when=N``);
+   ``fault``: for every syscall of the chosen classes, makes it fail with
+   each chosen errno (``-e inject=NAME:error=ENOSPC:when=N``), or holds it
+   back while the kit plays the other side of a race, and checks that the op
+   reports an error (or, for a race the spec tolerates, succeeds);
+3. inspects every resulting tree with every role's implementation
+   (``dirqkit.crash.inspection``): they must list, count, lock and read what is
+   there, see no partial element, keep fresh locks through a purge, and after
+   a purge with time advanced (every mtime backdated) find no temp, lock or
+   obsolete entry, every element that must be there exactly once and whole,
+   and a tree ``dirqkit fsck`` accepts.
+
+Whether the killed syscall had taken effect is measured, not assumed: right
+after each kill the explorer looks for its effect in the tree (the path it
+unlinks still there, the link or directory it creates absent, ...).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dirqkit.concurrency.checker import Verdict, Violation, verify
+from dirqkit.concurrency.scene import ScenarioFailed, Scene
+from dirqkit.concurrency.workers import Spares, Worker
+from dirqkit.crash.inspection import (
+    ADD_OPS,
+    Action,
+    Fault,
+    Inspection,
+    Outcome,
+    Readers,
+    added_payload,
+)
+from dirqkit.crash.syscalls import READ_ONLY_OPEN, Syscall, TraceError, Tracer
+from dirqkit.drivers.client import DriverError, OpError
+from dirqkit.trees import treeops
+from dirqkit.trees.queuetree import backdate, read_tree
+from dirqref.schema import Schema
+
+SHIFT = 100  # seconds the tree is moved into the past before the explored op, so its own times show
+FRESH_NS = 2 * 10**9  # a time set by the op may be rounded down to whole seconds (utime(time, time))
+OP_TIMEOUT = 15.0  # seconds an explored op may take (a hang is a failure, not a wait of the default 30 s)
+RACE_POLL = 0.002  # seconds between two looks of the kit's racer at the tree
+
+
+class ExplorerError(Exception):
+    """The explorer itself cannot go on (no strace, a setup op that fails): names the reason."""
+
+
+class Racer:
+    """The kit's side of a race, played while the op's syscall is held back (``race`` of a fault step).
+
+    ``{mkdir: P}``: create the last part of ``P`` in the first empty directory matching the rest
+    (``obsolete/*/locked``: a lock taken again in an element a remove has just emptied, SPEC 6.10
+    step 6); ``{rmdir: P}`` or ``{unlink: P}``: remove what matches ``P`` once it is all that is
+    left of its element, as a purger would (an ``E.lck`` whose ``E`` is gone, or the last entry of
+    its directory, like ``obsolete/N/locked`` once the field files are unlinked).
+    """
+
+    ACTIONS = ("mkdir", "rmdir", "unlink")
+
+    def __init__(self, top: Path, work: Path, spec: dict[str, Any]) -> None:
+        self.top, self.work = top, work
+        self.action = next(a for a in self.ACTIONS if a in spec)  # the schema allows exactly one
+        self.pattern = str(spec[self.action])
+        self.stop = threading.Event()
+        self.done = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while not self.stop.wait(RACE_POLL):
+            try:
+                if self.act():
+                    self.done = True
+                    return
+            except (FileNotFoundError, FileExistsError):
+                pass  # RACE: the op moved on meanwhile; look again
+
+    def act(self) -> bool:
+        """One look at the tree; True once the racing change is made."""
+        if self.action == "mkdir":
+            parents, leaf = self.pattern.rsplit("/", 1)
+            for parent in treeops.expand(self.top, self.work, parents):
+                if parent.is_dir() and not any(parent.iterdir()):
+                    (parent / leaf).mkdir()
+                    return True
+            return False
+        found = [p for p in treeops.expand(self.top, self.work, self.pattern) if os.path.lexists(p) and _left_over(p)]
+        for path in found:
+            os.rmdir(path) if self.action == "rmdir" else os.unlink(path)
+        return bool(found)
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+@dataclass
+class StateRun:
+    outcome: Outcome
+    syscalls: list[Syscall]
+    effect: str | None  # what the tree shows of the killed syscall (effect_of_kill); None: not a kill
+    violations: list[Violation]
+
+    @property
+    def hit(self) -> Syscall | None:
+        return run_hit(self.syscalls)
+
+
+def run_hit(syscalls: list[Syscall]) -> Syscall | None:
+    """The syscall the kill or the fault hit, as strace reports it."""
+    return next((c for c in syscalls if c.result == "?" or c.result.endswith(("(INJECTED)", "(DELAYED)"))), None)
+
+
+def effect_of_kill(syscalls: list[Syscall], before: set[str], since_ns: int) -> str | None:
+    """What the tree shows of the syscall the kill hit, looked at right after the kill: ``applied``,
+    ``not applied`` or ``no change`` (it would have failed, or changes nothing); None: cannot tell.
+
+    ``before`` is every path that existed when the op began; the op's own syscalls up to the kill
+    (as strace reports them) say which paths existed right before the killed one."""
+    call = run_hit(syscalls)
+    if call is None:
+        return None
+    before = set(before)
+    for done in syscalls[: syscalls.index(call)]:
+        if not done.failed and done.paths:
+            if done.klass in ("unlink", "rmdir"):
+                before.discard(done.paths[0])
+            elif done.klass == "rename" and len(done.paths) == 2:  # the whole subtree moves
+                source, target = done.paths
+                moved = {p for p in before if p == source or p.startswith(source + "/")}
+                before = (before - moved) | {target + p[len(source):] for p in moved}
+            elif done.klass in ("link", "mkdir", "open"):
+                before.add(done.paths[-1])
+    paths, klass = call.paths, call.klass
+    if klass in ("unlink", "rmdir") and paths:
+        if paths[0] not in before:
+            return "no change"  # nothing to remove: it would fail with ENOENT
+        return "not applied" if os.path.lexists(paths[0]) else "applied"
+    if klass in ("link", "rename", "mkdir", "open") and paths:
+        target = paths[-1]
+        if target in before or os.path.dirname(target) not in before and not os.path.isdir(os.path.dirname(target)):
+            return "no change"  # EEXIST, or ENOENT: the directory is missing
+        return "applied" if os.path.lexists(target) else "not applied"
+    if klass == "write" and call.descriptor_path and os.path.lexists(call.descriptor_path):
+        return "applied" if os.lstat(call.descriptor_path).st_size > 0 else "not applied"
+    if klass == "utime" and paths and os.path.lexists(paths[0]):
+        fresh = os.lstat(paths[0]).st_mtime_ns >= since_ns - FRESH_NS  # the tree was moved SHIFT seconds back
+        return "applied" if fresh else "not applied"
+    return None
+
+
+def _all_paths(root: Path) -> set[str]:
+    found = {str(root)}
+    for dirpath, dirnames, filenames in os.walk(root):
+        found.update(os.path.join(dirpath, name) for name in dirnames + filenames)
+    return found
+
+
+@dataclass
+class Figures:
+    states: Counter[str] = field(default_factory=Counter)  # "role=impl op" -> crash states / faults
+    effects: Counter[str] = field(default_factory=Counter)  # killed syscall: "not applied", "applied", "no change"
+    notes: list[str] = field(default_factory=list)
+
+
+NAME_OPS = ("lock", "unlock", "touch", "remove", "get", "get_path")
+
+
+class Explorer:
+    def __init__(self, scene: Scene, kind: str, spec: dict[str, Any]) -> None:
+        self.scene, self.kind, self.spec = scene, kind, spec
+        self.queue_type: str = scene.queue["type"]
+        if self.queue_type not in ("simple", "normal"):
+            raise ExplorerError(f"{kind} steps need a simple or normal queue, not {self.queue_type}")
+        schema = scene.queue.get("schema") or {}
+        self.field: str | None = spec.get("field") or (next(iter(schema)) if schema else None)
+        if self.queue_type == "normal" and (self.field is None or schema.get(self.field, "").rstrip("?*") not in ("string", "binary")):
+            raise ExplorerError(f"{kind} on a normal queue needs 'field': a string or binary field of the schema")
+        self.schema = Schema.parse(schema) if self.queue_type == "normal" else None
+        self.size = int(spec.get("size", 64))
+        self.actions = [self._action(i, raw) for i, raw in enumerate(spec["ops"])]
+        self.root = scene.work / kind
+        self.runs = 0
+        self.figures = Figures()
+        self.violations: list[Violation] = []
+        self.spares = {role: Spares(scene.actors[role], role) for role in {a.role for a in self.actions if a.role}}
+        self.idle: dict[str, Worker] = {}
+
+    def _action(self, position: int, raw: dict[str, Any]) -> Action:
+        if "fs" in raw:
+            return Action(position, None, None, {}, None, raw["fs"], False)
+        return Action(position, raw["role"], raw["op"], dict(raw.get("args", {})), raw.get("element"), None, raw.get("explore", True))
+
+    def label(self, action: Action) -> str:
+        assert action.role is not None
+        return f"{action.role}={self.scene.actors[action.role].implementation} {action.op}"
+
+    # -- one state ------------------------------------------------------------------
+
+    def request(self, action: Action, state: Path, added: list[str]) -> dict[str, Any]:
+        """The protocol arguments of ``action`` on the queue at ``state``."""
+        args = dict(action.args)
+        if action.op == "add":
+            data = added_payload(action, self.size)
+            args["data"] = ({self.field: self._typed(data)} if self.queue_type == "normal" else base64.b64encode(data).decode("ascii"))
+        elif action.op == "add_path":
+            path = state / "scratch" / f"add-path-{action.position}"
+            path.write_bytes(added_payload(action, self.size))
+            args["path"] = str(path)
+        elif action.op in NAME_OPS:
+            if not added:
+                raise ExplorerError(f"{self.kind} op {action.position + 1} ({action.op}) has no element: add one first")
+            args["name"] = added[action.element if action.element is not None else -1]
+        return args
+
+    def _typed(self, data: bytes) -> dict[str, Any]:
+        assert self.schema is not None
+        spec = next(f for f in self.schema.fields if f.name == self.field)
+        if spec.type == "string":
+            return {"type": "string", "value": data.decode("ascii")}
+        return {"type": "binary", "base64": base64.b64encode(data).decode("ascii")}
+
+    def new_state(self) -> Path:
+        self.runs += 1
+        state = self.root / f"s{self.runs:04d}"
+        (state / "scratch").mkdir(parents=True)
+        return state
+
+    def open_args(self, state: Path) -> dict[str, Any]:
+        return self.scene.open_args({"path": str(state / "queue")})
+
+    def run_state(self, upto: int, inject: str | None, fault: Fault | None = None) -> StateRun | None:
+        """Replay the sequence up to ``upto`` on a fresh queue and run ``upto`` under strace; None: unsupported."""
+        state = self.new_state()
+        top = state / "queue"
+        readers = Readers(self, state)
+        added: list[str] = []
+        try:
+            for action in self.actions[:upto]:
+                self.setup(action, state, readers, added)
+            target = self.actions[upto]
+            assert target.role is not None
+            before = read_tree(top, self.queue_type, self.field)
+            temps_before = len(before.temps)
+            backdate(top, SHIFT, shift=True)
+            args = self.request(target, state, added)  # add_path: writes the file first
+            since, existing = time.time_ns(), _all_paths(state)
+            worker = self.worker(target.role)
+            try:
+                worker.open(self.open_args(state))
+                tracer = Tracer(worker.pid, state / "trace.txt", inject)
+                racer = Racer(top, state / "scratch", self.spec["race"]) if fault and fault.errno_name is None else None
+                outcome = _perform(worker, target.op or "", args)
+                if racer:
+                    racer.finish()
+                    if not racer.done:
+                        raise ExplorerError(f"race: nothing matched {racer.action} {racer.pattern} while {fault} was held back")
+                syscalls = tracer.finish()
+            finally:
+                if worker.client.failed is None:
+                    self.idle[target.role] = worker  # it survived: the next state may use it
+                else:
+                    worker.close()
+            if outcome.kind == "error" and outcome.error_kind == "unsupported" and inject is None:
+                self.figures.notes.append(f"{self.label(target)}: unsupported ({outcome.error}); not explored")
+                return None
+            effect = effect_of_kill(syscalls, existing, since) if inject and "signal=KILL" in inject else None
+            where = f"{self.label(target)} ({fault or ('killed' if inject else 'completed')})"
+            violations = Inspection(self, state, readers, where).run(target, args, outcome, before, temps_before, fault)
+        finally:
+            readers.close()
+        if not violations:
+            shutil.rmtree(state, ignore_errors=True)
+        return StateRun(outcome, syscalls, effect, violations)
+
+    def worker(self, role: str) -> Worker:
+        """A driver of ``role`` in the state every traced run starts from (warmed up)."""
+        worker = self.idle.pop(role, None)
+        if worker is None:
+            worker = self.spares[role].take()
+            self.warm_up(worker)
+        return worker
+
+    def warm_up(self, worker: Worker) -> None:
+        """Run each op once on a scratch queue, so that first-use work (lazy imports, caches) is
+        done before any tracing and the n-th syscall of an op is the same one in every run."""
+        state = self.new_state()
+        worker.open(self.open_args(state))
+        added: list[str] = []
+        for op in ("add", "add_path", "lock", "touch", "get", "unlock", "lock", "remove", "list", "count", "purge"):
+            if op in NAME_OPS and not added:
+                continue
+            try:
+                result = worker.call(op, self.request(Action(-1, None, op, {}, None, None, False), state, added))
+            except OpError:
+                continue  # an op it lacks or refuses here: nothing to warm up
+            if op in ADD_OPS:
+                added.append(str(result))
+        shutil.rmtree(state, ignore_errors=True)
+
+    def setup(self, action: Action, state: Path, readers: Readers, added: list[str]) -> None:
+        """Run one earlier action of the sequence, which must succeed."""
+        if action.fs is not None:
+            treeops.apply_fs(state / "queue", state / "scratch", action.fs)
+            return
+        assert action.role is not None and action.op is not None
+        args = self.request(action, state, added)
+        try:
+            result = readers.call(action.role, action.op, args)
+        except OpError as error:
+            raise ExplorerError(f"setup op {action.position + 1} {self.label(action)} failed: {error.kind}: {error.message}") from None
+        if action.op in ADD_OPS:
+            added.append(str(result))
+
+    # -- exploration ------------------------------------------------------------------
+
+    def explore(self) -> None:
+        for upto, action in enumerate(self.actions):
+            if action.op is None or not action.explore:
+                continue
+            dry = self.run_state(upto, None)
+            if dry is None:
+                return  # an unsupported op ends the sequence: later ops depend on it
+            self.violations += dry.violations
+            if dry.outcome.kind != "ok":
+                self.violations.append(Violation(self.requirement(None), self.label(action),
+                                                 f"fails without any fault: {dry.outcome.kind} {dry.outcome.error}"))
+                return
+            if self.kind == "crash":
+                self.crash_points(action, dry)
+            else:
+                self.fault_points(action, dry)
+        if self.kind == "fault" and not self.figures.states:
+            raise ExplorerError(f"no op of the sequence makes a syscall to inject into: {'; '.join(self.figures.notes)}")
+
+    def crash_points(self, action: Action, dry: StateRun) -> None:
+        points = [i for i, call in enumerate(dry.syscalls) if self.relevant(call, for_crash=True)]
+        for index in points:
+            call = dry.syscalls[index]
+            nth = sum(1 for c in dry.syscalls[: index + 1] if c.name == call.name)
+            run = self.run_state(action.position, f"{call.name}:signal=KILL:when={nth}")
+            assert run is not None
+            self.figures.states[self.label(action)] += 1
+            self.violations += run.violations
+            self.note_divergence(action, call, run)
+            self.figures.effects[f"{run.effect or 'not measurable'}: {call.name}"] += 1
+        self.figures.states[self.label(action)] += 1  # the completed op is a state too
+
+    def fault_points(self, action: Action, dry: StateRun) -> None:
+        classes = tuple(self.spec.get("inject", ("write", "link", "rename", "mkdir")))
+        errnos: tuple[str | None, ...] = (None,) if "race" in self.spec else tuple(self.spec.get("errors", ("ENOSPC", "EIO")))
+        match = re.compile(self.spec["match"]) if "match" in self.spec else None
+        points = [i for i, call in enumerate(dry.syscalls) if call.klass in classes and self.relevant(call, for_crash=False)
+                  and (match is None or match.search(call.args))]
+        if not points:  # this implementation does it another way (a count by link counts, say)
+            self.figures.notes.append(f"{self.label(action)} makes no syscall of the classes {', '.join(classes)}"
+                                      + (f" matching {match.pattern!r}" if match else ""))
+        for index in points:
+            call = dry.syscalls[index]
+            nth = sum(1 for c in dry.syscalls[: index + 1] if c.name == call.name)
+            for name in errnos:
+                if name is None:
+                    tamper = f"delay_enter={int(self.spec['race'].get('delay', 0.2) * 1e6)}"
+                else:
+                    tamper = f"error={name}"  # an errno name (checked when the case was loaded)
+                run = self.run_state(action.position, f"{call.name}:{tamper}:when={nth}", fault=Fault(name, call))
+                assert run is not None
+                self.figures.states[self.label(action)] += 1
+                self.violations += run.violations
+                self.note_divergence(action, call, run)
+
+    def note_divergence(self, action: Action, meant: Syscall, run: StateRun) -> None:
+        """The state is valid whatever the kill or fault hit; the figures say when it was not the syscall meant."""
+        hit = run.hit
+        if hit is None or not hit.same_as(meant):
+            self.figures.notes.append(f"{self.label(action)}: meant {meant.short(80)}, hit {hit.short(80) if hit else 'nothing'} "
+                                      f"({run.outcome.kind})")
+
+    def requirement(self, fault: Fault | None) -> str:
+        """The requirement an op's reaction to ``fault`` (or a broken driver) is judged by."""
+        given = self.spec.get("requirement", "CRASH-5")
+        if isinstance(given, dict):
+            return str(given.get(fault.call.klass if fault else "", "CRASH-5"))
+        return str(given)
+
+    def relevant(self, call: Syscall, *, for_crash: bool) -> bool:
+        """A syscall on this exploration's files (not a pipe, not the runtime's own files)."""
+        on = call.descriptor_path if call.klass == "write" else call.args  # a log line may name a file too
+        if on is None or str(self.root) not in on:
+            return False
+        return not for_crash or call.klass != READ_ONLY_OPEN  # a read-only open changes nothing
+
+    def close(self) -> None:
+        for spare in self.spares.values():
+            spare.close()
+        for worker in self.idle.values():
+            worker.close()
+
+
+def _left_over(path: Path) -> bool:
+    """All that is left of an element: a lock whose element is gone, or the only entry of its directory."""
+    if path.name.endswith(".lck"):
+        return not os.path.lexists(path.with_name(path.name[: -len(".lck")]))
+    return os.listdir(path.parent) == [path.name]
+
+
+def _perform(worker: Worker, op: str, args: dict[str, Any]) -> Outcome:
+    try:
+        return Outcome("ok", worker.call(op, args, timeout=OP_TIMEOUT))
+    except OpError as error:
+        return Outcome("error", error=f"{error.kind}: {error.message}", error_kind=error.kind)
+    except DriverError as error:
+        return Outcome(error.outcome, error=error.message)
+
+
+def run_step(scene: Scene, kind: str, spec: dict[str, Any]) -> None:
+    """The ``crash`` or ``fault`` step: explore, report the figures, fail on any violation."""
+    try:
+        explorer = Explorer(scene, kind, spec)
+    except ExplorerError as exc:
+        raise ScenarioFailed(f"{kind}: {exc}", cite_step=True) from None
+    try:
+        explorer.explore()
+    except (ExplorerError, TraceError) as exc:
+        raise ScenarioFailed(f"{kind}: {exc}", cite_step=True) from None
+    finally:
+        explorer.close()
+    figures = {"states": dict(explorer.figures.states), "effects": dict(explorer.figures.effects),
+               "notes": explorer.figures.notes, "violations": len(explorer.violations)}
+    scene.report(kind, figures)
+    verdict = Verdict(violations=explorer.violations)
+    verdict.stats.update({f"states {label}": n for label, n in explorer.figures.states.items()})
+    verify(scene, verdict, {}, kind)

@@ -1,0 +1,197 @@
+"""Load conformance case files (YAML, data only; see CASES.md).
+
+Every file is validated against ``schemas/case.schema.json`` plus the checks a
+schema cannot express (unique IDs, roles that steps name, bound names used
+before they are bound). A file that fails becomes a ``CaseFileError`` naming
+file, line and reason: it never reaches a driver.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from dirqkit import resources
+
+# ``$name`` or ``${name}`` or ``${name:dir}`` / ``${name:elt}`` inside strings.
+VARIABLE_RE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<part>dir|elt))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+BUILTIN_VARIABLES = frozenset({"TOP", "WORK"})
+
+
+class CaseFileError(Exception):
+    """A case file that cannot be used; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    title: str
+    requirements: tuple[str, ...]
+    queue: dict[str, Any]
+    roles: dict[str, str]
+    steps: tuple[dict[str, Any], ...]
+    group: str
+    where: str
+    faketime: str | None = None
+    step_lines: tuple[int, ...] = field(default=(), compare=False)
+
+    def option_names(self) -> set[str]:
+        """The queue options the case uses: its queue's and those of its ``open`` steps."""
+        names = set(self.queue.get("options", {}))
+        for step in self.steps:
+            for op_step in _op_steps(step):
+                if op_step["op"] == "open":
+                    names |= set(op_step.get("args", {}).get("options", {}))
+        return names
+
+
+@dataclass(frozen=True)
+class Citation:
+    case_id: str
+    requirements: tuple[str, ...]
+    where: str
+
+
+def default_cases_dir() -> Path:
+    return resources.cases_dir()
+
+
+def case_files(cases_dir: Path) -> list[Path]:
+    return sorted(p for p in cases_dir.rglob("*.yaml") if p.is_file())
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((resources.schemas_dir() / "case.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _compose(path: Path) -> yaml.Node:
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 0
+        raise CaseFileError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseFileError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(root, yaml.MappingNode):
+        raise CaseFileError(f"{path}:1: a case file is a mapping with a 'cases' list")
+    return root
+
+
+def _line_of(node: yaml.Node, json_path: list[Any]) -> int:
+    """The line of the deepest node along ``json_path`` (1-based)."""
+    for key in json_path:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            child = node.value[key]
+        else:
+            child = None
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1
+
+
+def _variables_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [m["braced"] or m["bare"] for m in VARIABLE_RE.finditer(value)]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _variables_in(item)]
+    if isinstance(value, list):
+        return [v for item in value for v in _variables_in(item)]
+    return []
+
+
+def _op_steps(step: dict[str, Any]) -> list[dict[str, Any]]:
+    return step["parallel"] if "parallel" in step else [step] if "op" in step else []
+
+
+def _roles_named(step: dict[str, Any]) -> list[str]:
+    """Every role a step has act: op steps, and the actors of stress, crash and fault steps."""
+    roles = [op_step["role"] for op_step in _op_steps(step)]
+    if "stress" in step:
+        stress = step["stress"]
+        roles += [*stress.get("producers", []), *stress.get("consumers", [])]
+        roles += [stress["purger"]["role"]] if "purger" in stress else []
+    for kind in ("crash", "fault"):
+        roles += [action["role"] for action in step.get(kind, {}).get("ops", []) if "role" in action]
+    return roles
+
+
+def _check_case(case: dict[str, Any]) -> list[tuple[list[Any], str]]:
+    """Semantic checks beyond the schema: (json path, message) per problem."""
+    problems = []
+    bound = set(BUILTIN_VARIABLES)
+    for index, step in enumerate(case["steps"]):
+        for role in _roles_named(step):
+            if role not in case["roles"]:
+                problems.append((["steps", index], f"step names role {role!r}, not in roles"))
+        for name in step.get("fault", {}).get("errors", []):
+            if not hasattr(errno, name):
+                problems.append((["steps", index], f"fault errors: {name!r} is not an errno name"))
+        for name in _variables_in(step):
+            if name not in bound:
+                problems.append((["steps", index], f"${name} is used before a step binds it"))
+        for op_step in _op_steps(step):
+            if "bind" in op_step:
+                bound.add(op_step["bind"])
+    return problems
+
+
+def load_case_file(path: Path, cases_dir: Path | None = None) -> list[Case]:
+    root = _compose(path)
+    data = yaml.safe_load(yaml.serialize(root))
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top)"
+        raise CaseFileError(f"{path}:{_line_of(root, list(error.absolute_path))}: {where}: {error.message}")
+    base = cases_dir or path.parent
+    group_default = path.parent.relative_to(base).as_posix() if path.parent != base else path.stem
+    cases = []
+    for index, raw in enumerate(data["cases"]):
+        for json_path, message in _check_case(raw):
+            line = _line_of(root, ["cases", index, *json_path])
+            raise CaseFileError(f"{path}:{line}: case {raw['id']}: {message}")
+        line = _line_of(root, ["cases", index])
+        step_lines = tuple(_line_of(root, ["cases", index, "steps", i]) for i in range(len(raw["steps"])))
+        cases.append(Case(
+            id=raw["id"],
+            title=raw["title"],
+            requirements=tuple(raw["requirements"]),
+            queue=raw["queue"],
+            roles=dict(raw["roles"]),
+            steps=tuple(raw["steps"]),
+            group=raw.get("group", group_default),
+            where=f"{path}:{line}",
+            faketime=raw.get("faketime"),
+            step_lines=step_lines,
+        ))
+    return cases
+
+
+def load_cases(cases_dir: Path) -> list[Case]:
+    """Every case below ``cases_dir``, in a deterministic order (xdist-safe)."""
+    cases: list[Case] = []
+    seen: dict[str, str] = {}
+    for path in case_files(cases_dir):
+        for case in load_case_file(path, cases_dir):
+            if case.id in seen:
+                raise CaseFileError(f"{case.where}: case id {case.id} already used at {seen[case.id]}")
+            seen[case.id] = case.where
+            cases.append(case)
+    return cases
+
+
+def load_citations(cases_dir: Path) -> list[Citation]:
+    return [Citation(c.id, c.requirements, c.where) for c in load_cases(cases_dir)]

@@ -1,0 +1,290 @@
+"""The pytest plugin that turns YAML cases into test items.
+
+Registered as the ``dirqkit`` pytest11 entry point. It is inert unless a YAML
+file under a case directory (the kit's ``cases/`` or ``--dirqkit-cases``) is
+collected: then every case becomes one item per assignment of available
+implementations to its roles. Collection is deterministic, so pytest-xdist
+workers agree on the item list.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dirqkit.report.results import Record, RunResults
+from dirqkit.suite import caseload, expectations
+from dirqkit.suite.actors import DriverPool, Implementation, discover
+from dirqkit.suite.caseload import Case, CaseFileError
+from dirqkit.suite.engine import CaseFailed, Engine
+from dirqkit.suite.roles import Assignment, assignments
+from dirqkit.trees import treeops
+
+KIT_KEY = pytest.StashKey["KitSession"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dirqkit", "directory queue conformance kit")
+    group.addoption("--dirqkit-cases", action="append", default=[], metavar="DIR", help="extra case directory")
+    group.addoption("--dirqkit-impl", action="append", default=[], metavar="NAME[,NAME]", help="implementations to run (default: every available one)")
+    group.addoption("--dirqkit-driver", action="append", default=[], metavar="NAME=CMD", help="add an implementation reached by driver command CMD")
+    group.addoption("--dirqkit-role", action="append", default=[], metavar="ROLE=NAME", help="pin a role (case role name or capability) to one implementation")
+    group.addoption("--dirqkit-case", action="append", default=[], metavar="ID", help="run only these case IDs")
+    group.addoption("--dirqkit-req", action="append", default=[], metavar="ID", help="run only cases citing this requirement ID (or ID prefix such as SIMPLE-LOCK)")
+    group.addoption("--dirqkit-group", action="append", default=[], metavar="GROUP", help="run only these case groups")
+    group.addoption("--dirqkit-timeout", type=float, default=30.0, metavar="SECONDS", help="per-request driver timeout")
+    group.addoption("--dirqkit-expectations", default=None, metavar="DIR", help="expectations directory (default: the kit's)")
+    group.addoption("--dirqkit-results", default="dirqkit-results", metavar="DIR", help="where failing runs keep their tree, log and transcripts")
+    group.addoption("--dirqkit-json", default=None, metavar="FILE", help="write the results as JSON")
+    group.addoption("--dirqkit-markdown", default=None, metavar="FILE", help="write the conformance matrix as Markdown")
+    group.addoption("--dirqkit-html", default=None, metavar="FILE", help="write the conformance matrix as a single HTML file")
+    group.addoption("--dirqkit-write-expectations", default=None, metavar="DIR", help="draft expectation files from this run's failures")
+
+
+def _split(values: list[str]) -> list[str]:
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise pytest.UsageError(f"{what} takes NAME=VALUE, got {value!r}")
+        pairs[key.strip()] = rest.strip()
+    return pairs
+
+
+class KitSession:
+    """Per-process state: the implementations, the driver pool, expectations."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        opt = config.getoption
+        self.case_roots = [caseload.default_cases_dir().resolve()] + [Path(d).resolve() for d in opt("dirqkit_cases")]
+        self.selected = _split(opt("dirqkit_impl"))
+        self.extra_drivers = _pairs(opt("dirqkit_driver"), "--dirqkit-driver")
+        self.pins = _pairs(opt("dirqkit_role"), "--dirqkit-role")
+        self.case_filter = set(_split(opt("dirqkit_case")))
+        self.req_filter = _split(opt("dirqkit_req"))
+        self.group_filter = set(_split(opt("dirqkit_group")))
+        self.timeout = opt("dirqkit_timeout")
+        self.results_dir = Path(opt("dirqkit_results")).resolve()
+        exp_dir = opt("dirqkit_expectations")
+        try:
+            self.expectations = expectations.load_all(Path(exp_dir) if exp_dir else None)
+        except expectations.ExpectationsError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        self._implementations: dict[str, Implementation] | None = None
+        self.pool = DriverPool(self.timeout)
+        self.results = RunResults()
+
+    @property
+    def implementations(self) -> dict[str, Implementation]:
+        """Probed lazily: a run that collects no case starts no driver."""
+        if self._implementations is None:
+            try:
+                self._implementations = discover(self.selected, self.extra_drivers, self.pool)
+            except ValueError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            unknown = set(self.pins.values()) - set(self._implementations)
+            if unknown:
+                raise pytest.UsageError(f"--dirqkit-role names unknown implementation(s): {', '.join(sorted(unknown))}")
+        return self._implementations
+
+    def owns(self, path: Path) -> bool:
+        return path.suffix == ".yaml" and any(path.resolve().is_relative_to(root) for root in self.case_roots)
+
+    def wanted(self, case: Case) -> bool:
+        if self.case_filter and case.id not in self.case_filter:
+            return False
+        if self.group_filter and case.group not in self.group_filter:
+            return False
+        if self.req_filter and not any(
+            r == want or r.startswith(want + "-") for r in case.requirements for want in self.req_filter
+        ):
+            return False
+        return True
+
+
+    # -- hooks (this object is registered as a plugin) --------------------
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        if self.owns(file_path):
+            return CaseFile.from_parent(parent, path=file_path)
+        return None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Collect records where reports arrive (the xdist controller too)."""
+        payload = next((v for k, v in report.user_properties if k == "dirqkit"), None)
+        if payload is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
+            return
+        record = Record.from_json(json.loads(payload))
+        if hasattr(report, "wasxfail"):  # a strict expected failure that passes fails the run, without wasxfail
+            record.outcome = "XFAIL" if report.skipped else "PASS"  # PASS: a racy deviation that did not show
+            record.expected = report.wasxfail
+        elif report.failed and record.outcome == "PASS":
+            record.outcome = "XPASS"  # a strict expected failure that passed
+        self.results.add(record)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.results.records:
+            return
+        terminalreporter.write_sep("=", "dirqkit conformance matrix")
+        terminalreporter.write_line(self.results.matrix_markdown())
+        opt = self.config.getoption
+        for option, writer in (("dirqkit_json", self.results.write_json),
+                               ("dirqkit_markdown", self.results.write_markdown),
+                               ("dirqkit_html", self.results.write_html)):
+            if opt(option):
+                writer(Path(opt(option)))
+                terminalreporter.write_line(f"dirqkit: wrote {opt(option)}")
+        if opt("dirqkit_write_expectations"):
+            out = Path(opt("dirqkit_write_expectations"))
+            out.mkdir(parents=True, exist_ok=True)
+            for impl, text in expectations.draft([r.to_json() for r in self.results.records]).items():
+                (out / f"{impl}.yaml").write_text(text, encoding="utf-8")
+                terminalreporter.write_line(f"dirqkit: drafted {out / (impl + '.yaml')}")
+
+    def pytest_unconfigure(self) -> None:
+        self.pool.close_all()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(id): a SPEC.md requirement the case checks")
+    kit = KitSession(config)
+    config.stash[KIT_KEY] = kit
+    config.pluginmanager.register(kit, "dirqkit-session")
+
+
+class CaseFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        kit: KitSession = self.config.stash[KIT_KEY]
+        root = next(r for r in kit.case_roots if self.path.resolve().is_relative_to(r))
+        try:
+            cases = caseload.load_case_file(self.path, root)
+        except CaseFileError as exc:
+            raise self.CollectError(str(exc)) from None
+        impls = kit.implementations
+        runnable = [name for name, impl in impls.items() if impl.available]
+        for case in cases:
+            if not kit.wanted(case):
+                continue
+            for name, impl in impls.items():
+                reason = impl.unavailable_reason or impl.unsupported_reason(case)
+                if reason:
+                    yield CaseItem.from_parent(self, name=f"{case.id}[{name}]", case=case, assignment=None, skip=reason,
+                                               skipped_implementation=name)
+            usable = [n for n in runnable if not impls[n].unsupported_reason(case)]
+            for assignment in assignments(case, usable, kit.pins):
+                if assignment.implementations <= set(usable):
+                    yield CaseItem.from_parent(self, name=f"{case.id}[{assignment.label}]", case=case, assignment=assignment, skip=None)
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, case: Case, assignment: Assignment | None, skip: str | None,
+                 skipped_implementation: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case, self.assignment, self.skip_reason = case, assignment, skip
+        for rid in case.requirements:
+            self.add_marker(pytest.mark.requirement(rid))
+            self.user_properties.append(("requirement", rid))
+        kit: KitSession = self.config.stash[KIT_KEY]
+        self.expected = expectations.find(kit.expectations, case.id, assignment) if assignment else None
+        if self.expected:
+            # raises=Exception: the pytest.fail of a failure outside the expected requirements is not excused
+            self.add_marker(pytest.mark.xfail(strict=self.expected.strict, raises=Exception, reason=self.expected.reason))
+        self.record = Record(
+            case=case.id, title=case.title, group=case.group, requirements=list(case.requirements),
+            roles=assignment.roles if assignment else {}, where=case.where,
+            implementations=[skipped_implementation] if skipped_implementation else [],
+            expected_of=sorted({e.implementation for e in self.expected.entries}) if self.expected else [],
+        )
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, int(self.case.where.rsplit(":", 1)[1]) - 1, self.name
+
+    def runtest(self) -> None:
+        if self.skip_reason:
+            self.record.outcome = "SKIP"
+            self._publish()
+            pytest.skip(self.skip_reason)
+        kit: KitSession = self.config.stash[KIT_KEY]
+        assert self.assignment is not None
+        scratch = Path(tempfile.mkdtemp(prefix="dirqkit-"))
+        actors = kit.pool.actors(self.assignment, kit.implementations, self.case.faketime)
+        engine = Engine(self.case, actors, scratch / "queue", scratch / "work")
+        self.engine = engine
+        try:
+            engine.execute()
+        except BaseException as exc:
+            if self._keep_evidence(exc, scratch, actors):
+                pytest.fail(self.describe(exc), pytrace=False)  # not excused by the xfail marker (raises=Exception)
+            raise
+        else:
+            self.record.outcome = "PASS"
+            self._publish()
+            shutil.rmtree(scratch, ignore_errors=True)
+        finally:
+            kit.pool.release(actors)
+
+    def _keep_evidence(self, exc: BaseException, scratch: Path, actors: dict[str, Any]) -> list[str]:
+        """Record the failure and keep its evidence; returns the broken requirements no expectation names."""
+        kit: KitSession = self.config.stash[KIT_KEY]
+        self.record.outcome = getattr(exc, "outcome", "FAIL" if isinstance(exc, CaseFailed) else "ERROR")
+        self.record.requirement = getattr(exc, "requirement", None)
+        self.record.violated = list(getattr(exc, "violated", ()))
+        self.record.message = str(exc)
+        uncovered = self.expected.uncovered(tuple(self.record.violated)) if self.expected else []
+        if uncovered:
+            self.record.message += (f"\nan expected failure, but it also broke {', '.join(uncovered)}, which no expectation "
+                                    f"names (expected: {', '.join(sorted(self.expected.requirements))})")
+        safe = "".join(c if c.isalnum() or c in "-_.=," else "_" for c in self.name)
+        evidence = kit.results_dir / "failures" / safe
+        shutil.rmtree(evidence, ignore_errors=True)
+        evidence.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(scratch), evidence)
+        (evidence / "log.txt").write_text("\n".join(self.engine.run.log) + "\n", encoding="utf-8")
+        for role, actor in actors.items():
+            actor.save_transcript(evidence / f"transcript-{role}-{actor.implementation}.jsonl")
+        self.record.evidence = str(evidence)
+        self._publish()
+        return uncovered
+
+    def _publish(self) -> None:
+        self.user_properties.append(("dirqkit", json.dumps(self.record.to_json())))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        exc = excinfo.value
+        if not isinstance(exc, CaseFailed) and not getattr(exc, "outcome", None):
+            return str(super().repr_failure(excinfo, style))
+        return self.describe(exc)
+
+    def describe(self, exc: BaseException) -> str:
+        """What was expected and seen, the steps, the evidence and the re-run command."""
+        lines = [f"{self.record.outcome} {self.case.id}: {self.case.title}", f"  case: {self.case.where}",
+                 f"  requirements: {', '.join(self.case.requirements)}", "  " + (self.record.message or str(exc))]
+        if getattr(exc, "stderr_tail", None):
+            lines += ["  driver stderr (tail):"] + ["    " + s for s in exc.stderr_tail.splitlines()]
+        lines += ["  steps:"] + ["    " + s for s in self.engine.run.log]
+        top = self.engine.run.top
+        if self.record.evidence:
+            top = Path(self.record.evidence) / "queue"
+            lines += [f"  evidence kept in {self.record.evidence}"]
+        if top.exists():
+            lines += ["  queue tree:"] + ["    " + s for s in treeops.listing(top, limit=40)]
+        lines.append(f"  re-run: {rerun_command(self.case, self.assignment)}")
+        return "\n".join(lines)
+
+
+def rerun_command(case: Case, assignment: Assignment | None) -> str:
+    pins = " ".join(f"--role {role}={impl}" for role, impl in (assignment.pairs if assignment else ()))
+    return f"dirqkit run --case {case.id} {pins}".strip()
+
+

@@ -1,0 +1,172 @@
+"""``dirqkit run`` end to end: selection, outcomes, expectations, reports, evidence, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BROKEN_DRIVER = Path(__file__).resolve().parents[1] / "drivers" / "broken_driver.py"
+
+CASES = """
+cases:
+  - id: demo-roundtrip
+    title: add then read back
+    requirements: [SIMPLE-GET-1]
+    queue: {type: simple}
+    roles: {producer: producer, consumer: consumer}
+    steps:
+      - {role: producer, op: add, args: {data: {text: hi}}, bind: e}
+      - {role: consumer, op: lock, args: {name: $e}, expect: true}
+      - {role: consumer, op: get, args: {name: $e}, expect: {text: hi}}
+  - id: demo-wrong
+    title: a case whose expectation no implementation meets
+    requirements: [SIMPLE-COUNT-1]
+    queue: {type: simple}
+    roles: {consumer: consumer}
+    steps:
+      - {role: consumer, op: count, expect: 7}
+  - id: demo-add
+    title: a producer-only case
+    requirements: [NAME-1]
+    queue: {type: simple}
+    roles: {producer: producer}
+    steps:
+      - {role: producer, op: add, args: {data: {text: x}}}
+"""
+
+
+def run(tmp_path: Path, *args: str, cases: str = CASES, expectations: str | None = None) -> subprocess.CompletedProcess[str]:
+    case_dir = tmp_path / "cases"
+    case_dir.mkdir(exist_ok=True)
+    (case_dir / "demo.yaml").write_text(cases, encoding="utf-8")
+    exp_dir = tmp_path / "expectations"
+    exp_dir.mkdir(exist_ok=True)
+    if expectations is not None:
+        (exp_dir / "ref.yaml").write_text(expectations, encoding="utf-8")
+    command = [sys.executable, "-m", "dirqkit", "run", "--cases", str(case_dir), "--expectations", str(exp_dir),
+               "-j", "0", "--results", str(tmp_path / "results"), "--json", str(tmp_path / "out.json"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+
+def records(tmp_path: Path) -> dict[str, str]:
+    data = json.loads((tmp_path / "out.json").read_text())
+    return {f"{r['case']}[{','.join(f'{k}={v}' for k, v in r['roles'].items()) or ','.join(r['implementations'])}]": r["outcome"]
+            for r in data["records"]}
+
+
+def test_pass_and_fail_exit_1_with_evidence_and_rerun_command(tmp_path):
+    done = run(tmp_path, "--impl", "ref", "--markdown", str(tmp_path / "m.md"), "--html", str(tmp_path / "m.html"),
+               "--junit", str(tmp_path / "j.xml"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert records(tmp_path) == {"demo-roundtrip[producer=ref,consumer=ref]": "PASS", "demo-wrong[consumer=ref]": "FAIL",
+                                 "demo-add[producer=ref]": "PASS"}
+    assert "consumer=ref count(): expected 7, got 0" in done.stdout
+    assert "re-run: dirqkit run --case demo-wrong --role consumer=ref" in done.stdout
+    evidence = tmp_path / "results" / "failures" / "demo-wrong_consumer=ref_"
+    assert (evidence / "log.txt").read_text().count("count()") == 1
+    transcript = [json.loads(line) for line in (evidence / "transcript-consumer-ref.jsonl").read_text().splitlines()]
+    assert any('"op":"count"' in t["line"] for t in transcript if t["dir"] == ">")
+    assert "| SIMPLE-COUNT | 0/1 FAIL |" in (tmp_path / "m.md").read_text()
+    assert "demo-wrong[consumer=ref]" in (tmp_path / "m.html").read_text()
+    assert 'name="requirement" value="SIMPLE-COUNT-1"' in (tmp_path / "j.xml").read_text()
+
+
+def test_selection_by_case_and_requirement_exit_0(tmp_path):
+    assert run(tmp_path, "--impl", "ref", "--case", "demo-roundtrip").returncode == 0
+    assert list(records(tmp_path)) == ["demo-roundtrip[producer=ref,consumer=ref]"]
+    assert run(tmp_path, "--impl", "ref", "--req", "SIMPLE-GET").returncode == 0
+    assert list(records(tmp_path)) == ["demo-roundtrip[producer=ref,consumer=ref]"]
+
+
+def test_roles_expand_over_implementations_and_can_be_pinned(tmp_path):
+    run(tmp_path, "--impl", "ref,python-dirq", "--case", "demo-roundtrip")
+    assert len(records(tmp_path)) == 4
+    run(tmp_path, "--impl", "ref,python-dirq", "--case", "demo-roundtrip", "--role", "producer=python-dirq")
+    assert list(records(tmp_path)) == ["demo-roundtrip[producer=python-dirq,consumer=ref]",
+                                       "demo-roundtrip[producer=python-dirq,consumer=python-dirq]"]
+
+
+EXPECTED = """
+implementation: ref
+expected_failures:
+  - {case: %s, roles: {consumer: ref}, requirement: SIMPLE-COUNT-1, reason: demo}
+"""
+
+
+def test_expected_failure_is_xfail_and_unexpected_pass_is_reported(tmp_path):
+    done = run(tmp_path, "--impl", "ref", expectations=EXPECTED % "demo-wrong")
+    assert done.returncode == 0, done.stdout
+    assert records(tmp_path)["demo-wrong[consumer=ref]"] == "XFAIL"
+    done = run(tmp_path, "--impl", "ref", expectations=EXPECTED % "demo-roundtrip")
+    assert done.returncode == 1
+    assert records(tmp_path)["demo-roundtrip[producer=ref,consumer=ref]"] == "XPASS"
+
+
+def test_expected_failure_must_fail_on_its_requirement_only(tmp_path):
+    """Known to break COMMON-2, but this run broke SIMPLE-COUNT-1: a new failure, not an excused one."""
+    cases = CASES.replace("{role: consumer, op: count, expect: 7}", "{role: consumer, op: count, expect: 7, requirement: SIMPLE-COUNT-1}")
+    done = run(tmp_path, "--impl", "ref", "--case", "demo-wrong", cases=cases,
+               expectations=(EXPECTED % "demo-wrong").replace("SIMPLE-COUNT-1", "COMMON-2"))
+    assert done.returncode == 1, done.stdout
+    assert records(tmp_path)["demo-wrong[consumer=ref]"] == "FAIL"
+    assert "it also broke SIMPLE-COUNT-1, which no expectation names (expected: COMMON-2)" in done.stdout
+    done = run(tmp_path, "--impl", "ref", "--case", "demo-wrong", cases=cases, expectations=EXPECTED % "demo-wrong")
+    assert done.returncode == 0 and records(tmp_path)["demo-wrong[consumer=ref]"] == "XFAIL"
+
+
+def test_a_racy_expected_failure_may_pass(tmp_path):
+    racy = (EXPECTED % "demo-roundtrip").replace("reason: demo}", "reason: demo, racy: true}")
+    done = run(tmp_path, "--impl", "ref", "--case", "demo-roundtrip", expectations=racy)
+    assert done.returncode == 0, done.stdout
+    assert records(tmp_path)["demo-roundtrip[producer=ref,consumer=ref]"] == "PASS"
+
+
+def test_write_expectations_drafts_a_file(tmp_path):
+    run(tmp_path, "--impl", "ref,python-dirq", "--case", "demo-wrong", "--write-expectations", str(tmp_path / "drafts"))
+    assert "case: demo-wrong" in (tmp_path / "drafts" / "python-dirq.yaml").read_text()
+
+
+@pytest.mark.parametrize("mode, outcome", [("crash", "CRASH"), ("garbage", "ERROR"), ("hang", "TIMEOUT")])
+def test_broken_driver_is_a_named_outcome_not_a_traceback(tmp_path, mode, outcome):
+    driver = shlex.join([sys.executable, str(BROKEN_DRIVER), mode])
+    done = run(tmp_path, "--driver", driver, "--name", "broken", "--impl", "broken", "--timeout", "2")
+    assert done.returncode == 1
+    assert records(tmp_path) == {
+        "demo-roundtrip[broken]": "SKIP",  # it plays no consumer
+        "demo-wrong[broken]": "SKIP",
+        "demo-add[producer=broken]": outcome,
+    }
+    assert f"{outcome} demo-add" in done.stdout
+
+
+BAD_ACTORS = """cases:
+  - id: x
+    title: t
+    requirements: [CONC-1]
+    queue: {{type: simple}}
+    roles: {{a: producer}}
+    steps:
+      - {step}
+"""
+
+
+@pytest.mark.parametrize("args, cases, message", [
+    (["--impl", "nosuch"], CASES, "unknown implementation(s) nosuch"),
+    (["--impl", "ref", "--case", "nosuch"], CASES, "no case selected"),
+    (["--impl", "ref"], "cases:\n  - id: x\n    title: t\n", "demo.yaml:2: cases/0: 'requirements' is a required property"),
+    (["--driver", "x"], CASES, "every --driver needs a --name"),
+    (["--impl", "ref"], BAD_ACTORS.format(step="stress: {producers: [a, zz], consumers: [a], elements: 5}"),
+     "demo.yaml:8: case x: step names role 'zz', not in roles"),
+    (["--impl", "ref"], BAD_ACTORS.format(step="fault: {ops: [{role: a, op: add}], inject: [write], errors: [ENOPE]}"),
+     "demo.yaml:8: case x: fault errors: 'ENOPE' is not an errno name"),
+])
+def test_usage_errors_exit_2_with_a_clear_message(tmp_path, args, cases, message):
+    done = run(tmp_path, *args, cases=cases)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr

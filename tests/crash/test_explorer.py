@@ -1,0 +1,270 @@
+"""The crash and fault explorer: its parts, and whole runs that must pass on dirqref and fail on broken copies."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+
+import pytest
+from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, needs_strace
+
+from dirqkit.crash import syscalls
+from dirqkit.crash.explorer import Racer, effect_of_kill
+from dirqkit.crash.syscalls import Syscall, parse_trace
+from dirqkit.suite.engine import CaseFailed
+from dirqkit.trees.queuetree import backdate, read_tree
+from dirqref import QueueNormal, QueueSimple
+
+TRACE = """\
+4242  openat(AT_FDCWD</w>, "/w/crash/s0001/queue/6b0b6d00/6b0b6d0a000001.tmp", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0666) = 4</w/crash/s0001/queue/6b0b6d00/6b0b6d0a000001.tmp>
+4242  write(4</w/crash/s0001/queue/6b0b6d00/6b0b6d0a000001.tmp>, "abc", 3) = -1 ENOSPC (No space left on device) (INJECTED)
+[pid  4243] openat(AT_FDCWD</w>, "/w/crash/s0001/queue", O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY) = 5</w/crash/s0001/queue>
+4242  link("/w/crash/s0001/queue/6b0b6d00/6b0b6d0a000001.tmp", "/w/crash/s0001/queue/6b0b6d00/6b0b6d0a000002") = ?
+4242  +++ killed by SIGKILL +++
+"""
+
+
+def test_strace_output_is_parsed_with_results_and_classes():
+    calls = parse_trace(TRACE)
+    assert [c.name for c in calls] == ["openat", "write", "openat", "link"]
+    assert [c.klass for c in calls] == ["open", "write", "list", "link"]
+    assert calls[1].failed and not calls[0].failed
+    assert calls[3].result == "?"
+    assert calls[1].descriptor_path == "/w/crash/s0001/queue/6b0b6d00/6b0b6d0a000001.tmp"
+    assert calls[3].paths == ["/w/crash/s0001/queue/6b0b6d00/6b0b6d0a000001.tmp", "/w/crash/s0001/queue/6b0b6d00/6b0b6d0a000002"]
+    assert parse_trace('7  write(2<pipe:[9]>, "removing /w/x", 13) = 13')[0].descriptor_path is None
+
+
+def test_read_tree_sorts_elements_temps_locks_and_orphans(tmp_path):
+    queue = QueueSimple(str(tmp_path / "q"))
+    first, second = queue.add(b"one"), queue.add(b"two")
+    queue.lock(second)
+    directory = first.split("/")[0]
+    (tmp_path / "q" / directory / "0123456789abcd.tmp").write_bytes(b"half")
+    (tmp_path / "q" / directory / "0123456789abce.lck").write_bytes(b"orphan")
+    tree = read_tree(tmp_path / "q", "simple", None)
+    assert sorted(tree.elements) == sorted([first, second])
+    assert tree.temps == [f"{directory}/0123456789abcd.tmp"]
+    assert list(tree.locks) == [second]
+    assert tree.orphans == [f"{directory}/0123456789abce"]
+
+
+def test_read_tree_of_a_normal_queue_reads_the_payload_field(tmp_path):
+    queue = QueueNormal(str(tmp_path / "q"), {"body": "string"})
+    name = queue.add({"body": "x"})
+    queue.lock(name)
+    (tmp_path / "q" / "temporary" / "0123456789abcd").mkdir()
+    tree = read_tree(tmp_path / "q", "normal", "body")
+    assert tree.elements == {name: "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"}
+    assert list(tree.locks) == [name] and tree.temps == ["temporary/0123456789abcd"]
+
+
+def test_the_effect_of_a_killed_syscall_is_read_from_the_tree(tmp_path):
+    (tmp_path / "e").write_bytes(b"x")
+    before, since = {str(tmp_path), str(tmp_path / "e")}, time.time_ns()
+    assert effect_of_kill([Syscall("unlink", f'"{tmp_path}/e"', "?")], before, since) == "not applied"
+    assert effect_of_kill([Syscall("unlink", f'"{tmp_path}/gone"', "?")], before, since) == "no change"
+    link = Syscall("link", f'"{tmp_path}/e", "{tmp_path}/e.lck"', "?")
+    assert effect_of_kill([link], before, since) == "not applied"
+    os.link(tmp_path / "e", tmp_path / "e.lck")
+    assert effect_of_kill([link], before, since) == "applied"
+    assert effect_of_kill([Syscall("mkdir", f'"{tmp_path}/d/e"', "?")], before, since) == "no change"  # no d/
+    assert effect_of_kill([Syscall("chmod", f'"{tmp_path}/e", 0600', "?")], before, since) is None
+
+
+def test_what_the_op_created_before_the_kill_counts_as_there(tmp_path):
+    temp = tmp_path / "t.tmp"
+    temp.write_bytes(b"x")  # created by the op itself, after ``before`` was taken
+    calls = [Syscall("openat", f'AT_FDCWD, "{temp}", O_WRONLY|O_CREAT|O_EXCL', "4"), Syscall("unlink", f'"{temp}"', "?")]
+    assert effect_of_kill(calls, {str(tmp_path)}, time.time_ns()) == "not applied"
+    temp.unlink()
+    assert effect_of_kill(calls, {str(tmp_path)}, time.time_ns()) == "applied"
+    moved = [Syscall("rename", f'"{tmp_path}/e", "{tmp_path}/o"', "0"), Syscall("unlink", f'"{tmp_path}/o/body"', "?")]
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "body").write_bytes(b"")  # what the rename moved, still there
+    assert effect_of_kill(moved, {str(tmp_path), f"{tmp_path}/e", f"{tmp_path}/e/body"}, time.time_ns()) == "not applied"
+
+
+def test_backdate_sets_or_shifts_every_mtime(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"")
+    backdate(tmp_path, 7200)
+    assert abs(os.lstat(tmp_path / "d" / "f").st_mtime - (time.time() - 7200)) < 5
+    backdate(tmp_path, 100, shift=True)
+    assert abs(os.lstat(tmp_path / "d").st_mtime - (time.time() - 7300)) < 5
+
+
+def test_a_syscall_knows_it_failed():
+    assert Syscall("unlink", '"/x"', "-1 ENOENT (No such file or directory)").failed
+
+
+CRASH_ADD = """
+cases:
+  - id: t-crash-add
+    title: crash points of a Simple add and remove
+    requirements: [CRASH-1]
+    queue: {type: simple}
+    roles: {a: producer, b: consumer}
+    steps:
+      - crash:
+          ops:
+            - {role: a, op: add}
+            - {role: b, op: lock, explore: false}
+            - {role: a, op: remove}
+"""
+
+
+def figures(run) -> dict:
+    line = next(line for line in run.log if line.startswith(("kit crash", "kit fault")))
+    return json.loads(line.split(": ", 1)[1])
+
+
+@needs_strace
+def test_the_reference_survives_every_crash_point_of_add_and_remove(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
+        run = run_case(CRASH_ADD, a=REF_DRIVER, b=REF_DRIVER)
+        found = figures(run)
+        # add: create temp (ENOENT), mkdir, create temp, write, link, unlink, completed; remove: 2 unlinks, completed
+        assert found["states"] == {"a=impl-a add": 7, "a=impl-a remove": 3}
+        # SIGKILL on entry: the syscall never happened (the first open fails anyway: the directory is missing)
+        assert found["effects"] == {"no change: openat": 1, "not applied: mkdir": 1, "not applied: openat": 1, "not applied: write": 1,
+                                    "not applied: link": 1, "not applied: unlink": 3}
+        assert found["violations"] == 0
+
+
+@needs_strace
+def test_an_add_that_writes_its_temp_under_an_element_name_is_caught(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
+        broken = mutant_driver(tmp_path, "temp-is-an-element", "simple.py",
+                               'temp = f"{dir_path}/{self._new_name()}{TEMPORARY_SUFFIX}"',
+                               'temp = f"{dir_path}/{self._new_name()}"')
+        with pytest.raises(CaseFailed) as failed:
+            run_case(CRASH_ADD, a=broken, b=REF_DRIVER)
+        assert failed.value.requirement in ("CRASH-1", "CRASH-2")
+        assert re.search(r"partial or unknown element visible|elements hold the added payload", failed.value.message)
+
+
+FAULT_ADD = """
+cases:
+  - id: t-fault-add
+    title: faults in a Simple add
+    requirements: [SIMPLE-ADD-3]
+    queue: {type: simple}
+    roles: {a: producer, b: consumer}
+    steps:
+      - fault:
+          requirement: {write: SIMPLE-ADD-3, link: SIMPLE-ADD-4}
+          ops: [{role: a, op: add}]
+          inject: [write, link]
+          errors: [ENOSPC, EIO]
+          cleanup: true
+"""
+
+
+@needs_strace
+def test_the_reference_reports_every_injected_fault_and_cleans_up(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
+        found = figures(run_case(FAULT_ADD, a=REF_DRIVER, b=REF_DRIVER))
+        assert found["states"] == {"a=impl-a add": 4}  # (write, link) x (ENOSPC, EIO)
+        assert found["violations"] == 0
+
+
+@needs_strace
+def test_an_add_that_ignores_a_failed_write_is_caught(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
+        broken = mutant_driver(tmp_path, "write-errors-ignored", "simple.py",
+                               "                write_all(fd, data)  # SIMPLE-ADD-3",
+                               "                try:\n                    write_all(fd, data)\n"
+                               "                except OSError:\n                    pass")
+        with pytest.raises(CaseFailed) as failed:
+            run_case(FAULT_ADD, a=broken, b=REF_DRIVER)
+        assert failed.value.requirement == "SIMPLE-ADD-3"
+        assert "succeeded" in failed.value.message and "CONC-1" in failed.value.message  # an empty element was published
+
+
+def test_the_racer_takes_a_lock_again_in_an_emptied_element(tmp_path):
+    (tmp_path / "obsolete" / "0123456789abcd").mkdir(parents=True)
+    (tmp_path / "obsolete" / "0123456789abce").mkdir()
+    (tmp_path / "obsolete" / "0123456789abce" / "body").write_bytes(b"x")  # not empty: left alone
+    racer = Racer(tmp_path, tmp_path / "scratch", {"mkdir": "obsolete/*/locked"})
+    deadline = time.monotonic() + 5
+    while not racer.done and time.monotonic() < deadline:
+        time.sleep(0.01)
+    racer.finish()
+    assert racer.done
+    assert (tmp_path / "obsolete" / "0123456789abcd" / "locked").is_dir()
+    assert not (tmp_path / "obsolete" / "0123456789abce" / "locked").exists()
+
+
+def test_the_racer_removes_what_is_left_of_an_element_as_a_purger_would(tmp_path):
+    (tmp_path / "6b0b6d00").mkdir()
+    (tmp_path / "6b0b6d00" / "6b0b6d0a000001.lck").write_bytes(b"")  # an orphan lock
+    (tmp_path / "6b0b6d00" / "6b0b6d0a000002").write_bytes(b"")
+    (tmp_path / "6b0b6d00" / "6b0b6d0a000002.lck").write_bytes(b"")  # a held lock: not touched
+    racer = Racer(tmp_path, tmp_path / "scratch", {"unlink": "*/*.lck"})
+    deadline = time.monotonic() + 5
+    while not racer.done and time.monotonic() < deadline:
+        time.sleep(0.01)
+    racer.finish()
+    assert racer.done and not (tmp_path / "6b0b6d00" / "6b0b6d0a000001.lck").exists()
+    assert (tmp_path / "6b0b6d00" / "6b0b6d0a000002.lck").exists()
+
+
+RACE_REMOVE = """
+cases:
+  - id: t-race-remove
+    title: a purger unlinks the lock between the two unlinks of a remove
+    requirements: [SIMPLE-REMOVE-3]
+    queue: {type: simple}
+    roles: {a: producer, b: consumer}
+    steps:
+      - fault:
+          requirement: SIMPLE-REMOVE-3
+          ops:
+            - {role: a, op: add, explore: false}
+            - {role: b, op: lock, explore: false}
+            - {role: b, op: remove}
+          inject: [unlink]
+          match: '\\.lck"'
+          race: {unlink: "*/*.lck"}
+          expect: ok
+"""
+
+
+@needs_strace
+def test_a_remove_that_does_not_tolerate_the_race_is_caught(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
+        assert figures(run_case(RACE_REMOVE, a=REF_DRIVER, b=REF_DRIVER))["violations"] == 0
+        broken = mutant_driver(tmp_path, "lock-unlink-enoent-fails", "simple.py",
+                               "        except FileNotFoundError:\n            pass  # RACE: a purger removed the orphan lock already (CRASH-4)",
+                               "        except FileNotFoundError:\n            raise")
+        with pytest.raises(CaseFailed) as failed:
+            run_case(RACE_REMOVE, a=REF_DRIVER, b=broken)
+        assert failed.value.requirement == "SIMPLE-REMOVE-3"
+        assert "must be tolerated as a race" in failed.value.message
+
+
+@needs_strace
+def test_a_fault_step_that_finds_nothing_to_inject_into_fails(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
+        nothing = RACE_REMOVE.replace("\\.lck", "no such path")
+        assert nothing != RACE_REMOVE
+        with pytest.raises(CaseFailed, match="makes a syscall to inject into"):
+            run_case(nothing, a=REF_DRIVER, b=REF_DRIVER)
+
+
+def test_tracing_probe_gives_the_reason_it_cannot_trace(monkeypatch):
+    """Crash and fault cases are skipped, with this reason, where strace is missing or may not attach."""
+    probe = syscalls.tracing_unavailable.__wrapped__
+    monkeypatch.setattr(syscalls.shutil, "which", lambda name: None)
+    assert probe() == "strace is not installed (Debian package strace)"
+    monkeypatch.undo()
+
+    def refused(*args, **kwargs):
+        raise syscalls.TraceError("strace did not attach to 1: attach: ptrace(PTRACE_SEIZE, 1): Operation not permitted")
+
+    monkeypatch.setattr(syscalls.shutil, "which", lambda name: "/usr/bin/strace")
+    monkeypatch.setattr(syscalls, "Tracer", refused)
+    assert "Operation not permitted" in probe() and "ptrace_scope=0" in probe()
