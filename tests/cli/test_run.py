@@ -164,6 +164,12 @@ BAD_ACTORS = """cases:
      "demo.yaml:8: case x: step names role 'zz', not in roles"),
     (["--impl", "ref"], BAD_ACTORS.format(step="fault: {ops: [{role: a, op: add}], inject: [write], errors: [ENOPE]}"),
      "demo.yaml:8: case x: fault errors: 'ENOPE' is not an errno name"),
+    (["--impl", "ref"], CASES.replace("requirements: [SIMPLE-COUNT-1]", "requirements: [SIMPLE-COUNT-1, SIMPLE-LOCK-99]"),
+     "demo.yaml:14: case demo-wrong: cites requirement SIMPLE-LOCK-99, which SPEC.md does not define"),
+    (["--impl", "ref"], BAD_ACTORS.format(step="{role: a, op: count, requirement: NAME-77}"),
+     "demo.yaml:8: case x: cites requirement NAME-77, which SPEC.md does not define"),
+    (["--impl", "ref"], BAD_ACTORS.format(step="fault: {ops: [{role: a, op: add}], inject: [write], errors: [EIO], requirement: {write: CONC-99}}"),
+     "demo.yaml:8: case x: cites requirement CONC-99, which SPEC.md does not define"),
 ])
 def test_usage_errors_exit_2_with_a_clear_message(tmp_path, args, cases, message):
     done = run(tmp_path, *args, cases=cases)

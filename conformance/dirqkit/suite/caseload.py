@@ -3,7 +3,9 @@
 Every file is validated against ``schemas/case.schema.json`` plus the checks a
 schema cannot express (unique IDs, roles that steps name, bound names used
 before they are bound). A file that fails becomes a ``CaseFileError`` naming
-file, line and reason: it never reaches a driver.
+file, line and reason: it never reaches a driver. So does a case citing a
+requirement ID that SPEC.md does not define (in ``requirements`` or in a
+step's ``requirement``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 
 import jsonschema
 import yaml
 
 from dirqkit import resources
+from dirqkit.spec import requirement_levels
 
 # ``$name`` or ``${name}`` or ``${name:dir}`` / ``${name:elt}`` inside strings.
 VARIABLE_RE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<part>dir|elt))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
@@ -28,6 +32,23 @@ BUILTIN_VARIABLES = frozenset({"TOP", "WORK"})
 
 class CaseFileError(Exception):
     """A case file that cannot be used; the message names file and line."""
+
+
+class _AnyId:
+    """Accepts every requirement ID: for callers that report unknown citations themselves (spec-trace)."""
+
+    def __contains__(self, rid: object) -> bool:
+        return True
+
+
+ANY_ID: Collection[str] = _AnyId()  # type: ignore[assignment]
+
+
+@lru_cache(maxsize=1)
+def spec_ids() -> frozenset[str] | None:
+    """The requirement IDs of the kit's SPEC.md; None when there is no SPEC.md to check against."""
+    levels = requirement_levels()
+    return frozenset(levels) if levels else None
 
 
 @dataclass(frozen=True)
@@ -129,9 +150,26 @@ def _roles_named(step: dict[str, Any]) -> list[str]:
     return roles
 
 
-def _check_case(case: dict[str, Any]) -> list[tuple[list[Any], str]]:
+def _citations(case: dict[str, Any]) -> list[tuple[list[Any], str]]:
+    """Every requirement ID a case cites, with its json path: the case's list and each step's ``requirement``."""
+    found: list[tuple[list[Any], str]] = [(["requirements", i], rid) for i, rid in enumerate(case["requirements"])]
+    for index, step in enumerate(case["steps"]):
+        places = [(["steps", index], step)]
+        places += [(["steps", index, "parallel", k], sub) for k, sub in enumerate(step.get("parallel", []))]
+        places += [(["steps", index, kind], step[kind]) for kind in ("check", "stress", "crash", "fault") if kind in step]
+        for path, holder in places:
+            cited = holder.get("requirement")
+            if isinstance(cited, str):
+                found.append(([*path, "requirement"], cited))
+            elif isinstance(cited, dict):
+                found += [([*path, "requirement", key], rid) for key, rid in cited.items()]
+    return found
+
+
+def _check_case(case: dict[str, Any], known_ids: Collection[str]) -> list[tuple[list[Any], str]]:
     """Semantic checks beyond the schema: (json path, message) per problem."""
-    problems = []
+    problems = [(path, f"cites requirement {rid}, which SPEC.md does not define")
+                for path, rid in _citations(case) if rid not in known_ids]
     bound = set(BUILTIN_VARIABLES)
     for index, step in enumerate(case["steps"]):
         for role in _roles_named(step):
@@ -149,7 +187,9 @@ def _check_case(case: dict[str, Any]) -> list[tuple[list[Any], str]]:
     return problems
 
 
-def load_case_file(path: Path, cases_dir: Path | None = None) -> list[Case]:
+def load_case_file(path: Path, cases_dir: Path | None = None, known_ids: Collection[str] | None = None) -> list[Case]:
+    """The cases of one file; ``known_ids`` are the requirement IDs a case may cite (default: SPEC.md's)."""
+    known_ids = known_ids if known_ids is not None else spec_ids() or ANY_ID
     root = _compose(path)
     data = yaml.safe_load(yaml.serialize(root))
     error = jsonschema.exceptions.best_match(_validator().iter_errors(data))
@@ -160,7 +200,7 @@ def load_case_file(path: Path, cases_dir: Path | None = None) -> list[Case]:
     group_default = path.parent.relative_to(base).as_posix() if path.parent != base else path.stem
     cases = []
     for index, raw in enumerate(data["cases"]):
-        for json_path, message in _check_case(raw):
+        for json_path, message in _check_case(raw, known_ids):
             line = _line_of(root, ["cases", index, *json_path])
             raise CaseFileError(f"{path}:{line}: case {raw['id']}: {message}")
         line = _line_of(root, ["cases", index])
@@ -180,12 +220,12 @@ def load_case_file(path: Path, cases_dir: Path | None = None) -> list[Case]:
     return cases
 
 
-def load_cases(cases_dir: Path) -> list[Case]:
+def load_cases(cases_dir: Path, known_ids: Collection[str] | None = None) -> list[Case]:
     """Every case below ``cases_dir``, in a deterministic order (xdist-safe)."""
     cases: list[Case] = []
     seen: dict[str, str] = {}
     for path in case_files(cases_dir):
-        for case in load_case_file(path, cases_dir):
+        for case in load_case_file(path, cases_dir, known_ids):
             if case.id in seen:
                 raise CaseFileError(f"{case.where}: case id {case.id} already used at {seen[case.id]}")
             seen[case.id] = case.where
@@ -194,4 +234,5 @@ def load_cases(cases_dir: Path) -> list[Case]:
 
 
 def load_citations(cases_dir: Path) -> list[Citation]:
-    return [Citation(c.id, c.requirements, c.where) for c in load_cases(cases_dir)]
+    """Every case's cited IDs, unknown ones included: the caller (spec-trace) checks them against its SPEC.md."""
+    return [Citation(c.id, c.requirements, c.where) for c in load_cases(cases_dir, ANY_ID)]
