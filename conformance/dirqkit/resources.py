@@ -51,6 +51,11 @@ def expectations_dir() -> Path:
     return data_dir() / "expectations"
 
 
+def untestable_path() -> Path:
+    """The SHOULD rules no case can check, with the reason (read by ``dirqkit spec-trace``)."""
+    return data_dir() / "untestable.yaml"
+
+
 def spec_path() -> Path:
     """SPEC.md of the checkout; an installed kit carries a copy (conformance/SPEC.md links to it)."""
     checkout = CHECKOUT / "SPEC.md"

@@ -48,6 +48,10 @@ class Requirement:
     def is_must(self) -> bool:
         return self.level in ("MUST", "MUST NOT")
 
+    @property
+    def is_should(self) -> bool:
+        return self.level in ("SHOULD", "SHOULD NOT")
+
 
 @dataclass(frozen=True)
 class SpecProblem:

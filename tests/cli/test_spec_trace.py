@@ -80,21 +80,63 @@ def test_malformed_and_duplicated_ids_fail(tmp_path, capsys, line, message):
 
 def test_trace_lists_citing_cases_and_passes(tmp_path, capsys):
     spec = write_spec(tmp_path, GOOD_SPEC)
-    cases = write_cases(tmp_path, "cases:\n" + case_yaml("c1", "[NAME-1, SIMPLE-LOCK-1]"))
+    cases = write_cases(tmp_path, "cases:\n" + case_yaml("c1", "[NAME-1, SIMPLE-LOCK-1]") + case_yaml("c2", "[NAME-2]"))
     code, out = trace(tmp_path, spec, cases, "--strict", capsys=capsys)
     assert code == 0, out.out
     assert "2 of 2 MUST/MUST NOT cited by a case" in out.out
+    assert "1 of 1 SHOULD/SHOULD NOT cited by a case, 0 marked untestable, 0 neither" in out.out
     assert out.out.splitlines()[0].split() == ["NAME-1", "MUST", "c1"]
 
 
-def test_strict_fails_on_uncited_must_only(tmp_path, capsys):
+def test_strict_fails_on_uncited_must_and_should(tmp_path, capsys):
     spec = write_spec(tmp_path, GOOD_SPEC)
     cases = write_cases(tmp_path, "cases:\n" + case_yaml("c1", "[NAME-1]"))
     assert trace(tmp_path, spec, cases, capsys=capsys)[0] == 0
     code, out = trace(tmp_path, spec, cases, "--strict", capsys=capsys)
     assert code == 1
     assert "SIMPLE-LOCK-1 (MUST) is cited by no case" in out.out
-    assert "NAME-2" not in out.out.split("error:", 1)[1]  # a SHOULD may stay uncited
+    assert "SPEC.md:6: NAME-2 (SHOULD) is cited by no case and not marked untestable" in out.out
+    assert "0 of 1 SHOULD/SHOULD NOT cited by a case, 0 marked untestable, 1 neither" in out.out
+
+
+def write_untestable(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "untestable.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_should_marked_untestable_passes_strict(tmp_path, capsys):
+    spec = write_spec(tmp_path, GOOD_SPEC)
+    cases = write_cases(tmp_path, "cases:\n" + case_yaml("c1", "[NAME-1, SIMPLE-LOCK-1]"))
+    marks = write_untestable(tmp_path, "NAME-2: about the hosts, not the implementation\n")
+    code, out = trace(tmp_path, spec, cases, "--strict", "--untestable", str(marks), capsys=capsys)
+    assert code == 0, out.out
+    assert "0 of 1 SHOULD/SHOULD NOT cited by a case, 1 marked untestable, 0 neither" in out.out
+    assert out.out.splitlines()[1] == f"{'NAME-2':<22} {'SHOULD':<10} untestable: about the hosts, not the implementation"
+    code, out = trace(tmp_path, spec, cases, "--json", "--untestable", str(marks), capsys=capsys)
+    assert {r["id"]: r.get("untestable") for r in json.loads(out.out)["requirements"]}["NAME-2"] == "about the hosts, not the implementation"
+
+
+@pytest.mark.parametrize("marks, cited, message", [
+    ("NAME-1: x\n", "[NAME-1, NAME-2, SIMPLE-LOCK-1]", "marks NAME-1 (MUST) untestable; only SHOULD and SHOULD NOT rules may be"),
+    ("NAME-9: x\n", "[NAME-1, NAME-2, SIMPLE-LOCK-1]", "marks NAME-9 untestable, which SPEC.md does not define"),
+    ("NAME-2: x\n", "[NAME-1, NAME-2, SIMPLE-LOCK-1]", "marks NAME-2 untestable, but c1 cite(s) it"),
+])
+def test_bad_untestable_marks_fail(tmp_path, capsys, marks, cited, message):
+    spec = write_spec(tmp_path, GOOD_SPEC)
+    cases = write_cases(tmp_path, "cases:\n" + case_yaml("c1", cited))
+    code, out = trace(tmp_path, spec, cases, "--untestable", str(write_untestable(tmp_path, marks)), capsys=capsys)
+    assert code == 1
+    assert message in out.out
+
+
+@pytest.mark.parametrize("marks", ["- NAME-2\n", "NAME-2: ''\n", "[\n"])
+def test_malformed_untestable_file_is_a_usage_error(tmp_path, capsys, marks):
+    spec = write_spec(tmp_path, GOOD_SPEC)
+    cases = write_cases(tmp_path, "cases:\n" + case_yaml("c1", "[NAME-1]"))
+    code, out = trace(tmp_path, spec, cases, "--untestable", str(write_untestable(tmp_path, marks)), capsys=capsys)
+    assert code == 2
+    assert "untestable" in out.err and "Traceback" not in out.err
 
 
 def test_unknown_citation_fails_with_place(tmp_path, capsys):
@@ -151,9 +193,11 @@ def test_repository_spec_is_well_formed():
     assert len(spec.requirements) > 100
 
 
-def test_repository_cases_cite_every_must(capsys):
-    """The kit's own cases cite every MUST and MUST NOT of SPEC.md (`dirqkit spec-trace --strict`)."""
+def test_repository_cases_cite_every_must_and_should(capsys):
+    """The kit's own cases cite every MUST and MUST NOT of SPEC.md, and every SHOULD not marked untestable
+    (`dirqkit spec-trace --strict`)."""
     code = main(["spec-trace", "--strict"])
     out = capsys.readouterr().out
     assert code == 0, "\n".join(line for line in out.splitlines() if line.startswith("error:"))
     assert re.search(r"; (\d+) of \1 MUST/MUST NOT cited by a case;", out)
+    assert re.search(r"marked untestable, 0 neither", out)
