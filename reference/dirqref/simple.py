@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
@@ -187,9 +188,10 @@ class QueueSimple(TreeQueue):
         except OSError as exc:
             raise io_error("open", locked, exc) from None
         try:
-            # E.lck is a link to a regular file unless someone planted another type there (its
-            # type is not checked); O_NONBLOCK (READ_FLAGS) keeps a planted FIFO from hanging this
-            # read (SEC-6), which then returns what the FIFO holds at that moment.
+            # SEC-6: O_NONBLOCK (READ_FLAGS) keeps a FIFO planted as E.lck from hanging the open;
+            # anything but a regular file is then refused, not read.
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise QueueIOError(f"cannot read {locked}: not a regular file", errno.EINVAL)
             return read_fd(fd)
         except OSError as exc:
             raise io_error("read", locked, exc) from None

@@ -71,30 +71,33 @@ class DriverPool:
         self._keys: dict[int, tuple[str, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 
-    def start(self, name: str, command: list[str], faketime: str | None = None) -> DriverClient:
+    def start(self, name: str, command: list[str], faketime: str | None = None, umask: str | None = None) -> DriverClient:
+        """A driver process; under ``faketime -f`` and with a process umask when a case asks for them."""
         env = None
         if faketime:
             command = ["faketime", "-f", faketime, *command]
             env = {**os.environ, **FAKETIME_ENV}
+        if umask:
+            command = ["sh", "-c", f'umask {int(umask, 8):03o} && exec "$@"', "sh", *command]
         client = DriverClient(command, name=name, timeout=self.timeout, env=env)
         with self._lock:
             self._all.append(client)
-            self._keys[id(client)] = (name, (faketime,) if faketime else ())
+            self._keys[id(client)] = (name, _variant(faketime, umask))
         client.start()
         return client
 
     def actors(self, assignment: Assignment, implementations: dict[str, Implementation],
-               faketime: str | None) -> dict[str, DriverClient]:
-        """One driver process per role, reusing idle ones."""
+               faketime: str | None, umask: str | None = None) -> dict[str, DriverClient]:
+        """One driver process per role, reusing idle ones started the same way."""
         taken: dict[str, DriverClient] = {}
         try:
             for role, name in assignment.pairs:
                 with self._lock:
-                    key = (name, (faketime,) if faketime else ())
+                    key = (name, _variant(faketime, umask))
                     idle = self._idle.get(key, [])
                     client = idle.pop() if idle else None
                 if client is None:
-                    client = self.start(name, implementations[name].command, faketime)
+                    client = self.start(name, implementations[name].command, faketime, umask)
                 client.transcript.clear()  # the evidence of a failure is this case's messages only
                 taken[role] = client
         except BaseException:
@@ -115,6 +118,11 @@ class DriverPool:
             clients, self._all, self._idle, self._keys = self._all, [], {}, {}
         for client in clients:
             client.close()
+
+
+def _variant(faketime: str | None, umask: str | None) -> tuple[str, ...]:
+    """How a driver process was started, beyond its command: only equal variants are reused."""
+    return (*((faketime,) if faketime else ()), *((f"umask={umask}",) if umask else ()))
 
 
 def discover(selected: list[str], extra: dict[str, str], pool: DriverPool) -> dict[str, Implementation]:

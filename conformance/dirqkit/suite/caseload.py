@@ -62,6 +62,7 @@ class Case:
     group: str
     where: str
     faketime: str | None = None
+    umask: str | None = None  # the process umask of the case's drivers (COMMON-4)
     step_lines: tuple[int, ...] = field(default=(), compare=False)
 
     def option_names(self) -> set[str]:
@@ -215,6 +216,7 @@ def load_case_file(path: Path, cases_dir: Path | None = None, known_ids: Collect
             group=raw.get("group", group_default),
             where=f"{path}:{line}",
             faketime=raw.get("faketime"),
+            umask=raw.get("umask"),
             step_lines=step_lines,
         ))
     return cases

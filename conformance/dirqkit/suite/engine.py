@@ -8,6 +8,7 @@ implementation does goes through ``Actor.call``.
 from __future__ import annotations
 
 import base64
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ class Engine:
         self.run = CaseRun(top, work, bindings={"TOP": str(top), "WORK": str(work)})
         self.handles: dict[str, Any] = {}
         self.members: dict[str, list[Any]] = {}  # set cases: each role's member queue handles
+        self.feeders: list[treeops.FifoFeeder] = []  # FIFOs the case planted, fed until it ends
 
     def fail(self, index: int, step: dict[str, Any], message: str, violated: tuple[str, ...] = ()) -> CaseFailed:
         requirement = violated[0] if violated else step.get("requirement")
@@ -126,7 +128,14 @@ class Engine:
         """A set case: member i lives in TOP/m<i>; the role's queue is the set over the members ``in_set``."""
         members, in_set = [], []
         for index, member in enumerate(self.case.queue["members"]):
-            args = {"type": member["type"], "path": str(self.run.top / f"m{index}"), "options": member.get("options", {})}
+            if "symlink" in member and not os.path.lexists(self.run.top / f"m{index}"):  # TOP/m<i> -> another member's TOP
+                self.run.top.mkdir(parents=True, exist_ok=True)
+                treeops.apply_fs(self.run.top, self.run.work, {"symlink": f"m{index}", "target": member["symlink"]})
+            # "path" opens TOP/<path> as given (e.g. "./m0": the same TOP as member 0 under another path string)
+            relative = member.get("path", f"m{index}")
+            treeops.resolve(self.run.top, self.run.work, relative)  # stays inside the case's directory
+            path = f"{self.run.top}/{relative}"
+            args = {"type": member["type"], "path": path, "options": member.get("options", {})}
             if "schema" in member:
                 args["schema"] = member["schema"]
             members.append(actor.call("open", args))
@@ -171,6 +180,10 @@ class Engine:
         except OpError as error:
             self.run.log.append(f"{label} -> error {error.kind}: {error.message}")
             if "error" in step and step["error"] in (error.kind, "any"):
+                missing = [part for part in substitute(step.get("message", []), self.run.bindings) if part not in error.message]
+                if missing:  # SPEC-4: the message names what the error is about
+                    raise self.fail(index, step, f"{label}: the {error.kind} error message {error.message!r} "
+                                                 f"does not name {', '.join(map(repr, missing))}", ("SPEC-4",)) from None
                 return
             wanted = f"error {step['error']}" if "error" in step else _describe(substitute(step.get("expect"), self.run.bindings)) if "expect" in step else "success"
             raise self.fail(index, step, f"{label}: expected {wanted}, got error {error.kind}: {error.message}") from None
@@ -240,6 +253,14 @@ class Engine:
         # A fixture step builds its tree in TOP now, before the roles open the queue,
         # and expands into op and tree steps numbered as itself (dirqkit.suite.fixture_steps).
         steps = fixture_steps.case_steps(self.case, self.run.top, self.run.bindings)
+        try:
+            self.run_steps(steps)
+        finally:
+            for feeder in self.feeders:
+                feeder.stop()
+        return self.run
+
+    def run_steps(self, steps: list[tuple[int, dict[str, Any]]]) -> None:
         self.open_queues()
         for index, step in steps:
             if "op" in step:
@@ -249,7 +270,9 @@ class Engine:
             elif "fs" in step:
                 action = substitute(step["fs"], self.run.bindings)
                 self.run.log.append(f"kit fs {_describe(action)}")
-                treeops.apply_fs(self.run.top, self.run.work, action)
+                feeder = treeops.apply_fs(self.run.top, self.run.work, action)
+                if feeder is not None:
+                    self.feeders.append(feeder)
             elif any(kind in step for kind in ("check", "stress", "crash", "fault")):
                 self.scenario_step(index, step)
             else:
@@ -260,4 +283,3 @@ class Engine:
                 except treeops.TreeMismatch as mismatch:
                     raise self.fail(index, step, f"tree: {mismatch}") from None
         self.close_queues()
-        return self.run

@@ -218,7 +218,7 @@ class CaseItem(pytest.Item):
         kit: KitSession = self.config.stash[KIT_KEY]
         assert self.assignment is not None
         scratch = Path(tempfile.mkdtemp(prefix="dirqkit-"))
-        actors = kit.pool.actors(self.assignment, kit.implementations, self.case.faketime)
+        actors = kit.pool.actors(self.assignment, kit.implementations, self.case.faketime, self.case.umask)
         engine = Engine(self.case, actors, scratch / "queue", scratch / "work")
         self.engine = engine
         try:

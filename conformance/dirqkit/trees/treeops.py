@@ -9,9 +9,11 @@ here follows a symlink or leaves the case's own directories.
 from __future__ import annotations
 
 import base64
+import errno
 import glob
 import os
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -53,8 +55,56 @@ def data_bytes(spec: dict[str, str]) -> bytes:
     return base64.b64decode(spec["base64"], validate=True)
 
 
-def apply_fs(top: Path, work: Path, action: dict[str, Any]) -> None:
-    """Run one ``fs`` step."""
+class FifoFeeder:
+    """A FIFO planted in the tree, and a writer that answers every reader that opens it.
+
+    A reader that opens it as it would a regular file (blocking) is not left
+    hanging: the feeder opens the other end as soon as a reader exists, writes
+    ``FIFO_DATA`` and closes, so the reader gets those bytes and end of file,
+    and the case sees what it did instead of a timeout (SEC-6). The feeder
+    polls for readers (O_NONBLOCK open, ENXIO while there is none) until
+    ``stop``.
+    """
+
+    POLL = 0.002
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._stop = path, threading.Event()
+        os.mkfifo(path, 0o666)
+        self._thread = threading.Thread(target=self._feed, name=f"fifo-feeder {path.name}", daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        while not self._stop.is_set():
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # gone (removed with its element): nothing left to feed
+                    return
+                self._stop.wait(self.POLL)
+                continue
+            try:
+                os.write(fd, FIFO_DATA)
+            except OSError:
+                pass  # the reader closed first (it refused to read a FIFO)
+            finally:
+                os.close(fd)
+            self._stop.wait(self.POLL)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+FIFO_DATA = b"written into a FIFO by the kit\n"
+
+
+def apply_fs(top: Path, work: Path, action: dict[str, Any]) -> FifoFeeder | None:
+    """Run one ``fs`` step; a ``fifo`` step returns its feeder, which the caller stops at the end of the case."""
+    if "fifo" in action:
+        path = resolve(top, work, action["fifo"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FifoFeeder(path)
     if "backdate" in action:
         when = time.time() - float(action.get("seconds", 3600))
         for pattern in action["backdate"]:
@@ -79,11 +129,12 @@ def apply_fs(top: Path, work: Path, action: dict[str, Any]) -> None:
             os.chmod(path, int(action["mode"], 8))
     else:
         raise CasePathError(f"fs step {action!r} names no action")
+    return None
 
 
 def _kind(path: Path) -> str:
     mode = os.lstat(path).st_mode
-    return "symlink" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode) else "file"
+    return "symlink" if stat.S_ISLNK(mode) else "dir" if stat.S_ISDIR(mode) else "fifo" if stat.S_ISFIFO(mode) else "file"
 
 
 def check_tree(top: Path, work: Path, expectation: dict[str, Any]) -> None:
