@@ -417,9 +417,30 @@ $OP{consume} = sub {
     return { count => $done, history => \@history };
 };
 
+# JSON::PP refuses a lone surrogate escape (PROTOCOL.md 1 allows them): each one is
+# decoded as a marker string, then turned into that code point once the request is decoded.
+my $SURROGATE = "\x{FDD0}surrogate:";
+
+sub lone_surrogate ($) { return "\\ufdd0surrogate:$_[0]\\ufdd0" }
+
+sub restore_surrogates {
+    my ($value) = @_;
+    if (ref($value) eq "HASH") {
+        return { map { restore_surrogates($_) => restore_surrogates($value->{$_}) } keys(%$value) };
+    }
+    return [ map { restore_surrogates($_) } @$value ] if ref($value) eq "ARRAY";
+    if (defined($value) and not ref($value)) {
+        no warnings "surrogate";
+        $value =~ s/\Q$SURROGATE\E([0-9a-fA-F]{4})\x{FDD0}/chr(hex($1))/ge;
+    }
+    return $value;
+}
+
 sub reply ($) {
     my ($line) = @_;
-    my $request = eval { $JSON->decode($line) };
+    $line =~ s{(\\\\)|\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u([dD][c-fC-F][0-9a-fA-F]{2})}
+              { defined($1) ? $1 : defined($2) ? (defined($3) ? "\\u$2$3" : lone_surrogate($2)) : lone_surrogate($4) }ge;
+    my $request = eval { restore_surrogates($JSON->decode($line)) };
     return { seq => undef, ok => JSON::PP::false, error => { kind => "internal", message => "request is not JSON: $@", effect => "none" } }
         unless ref($request) eq "HASH" and defined($request->{seq}) and defined($request->{op});
     my $op = $request->{op};
