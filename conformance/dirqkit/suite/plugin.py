@@ -221,7 +221,7 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         if self.skip_reason:
-            self.record.outcome = "SKIP"
+            self.record.outcome, self.record.message = "SKIP", self.skip_reason
             self._publish()
             pytest.skip(self.skip_reason)
         kit: KitSession = self.config.stash[KIT_KEY]
