@@ -176,3 +176,35 @@ def test_usage_errors_exit_2_with_a_clear_message(tmp_path, args, cases, message
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+UNMADE = """
+cases:
+  - id: demo-unmade
+    title: a stress asking the kit for a second delivery after a purge, with no purger to make one
+    requirements: [CONC-3]
+    queue: {type: simple}
+    roles: {producer: producer}
+    steps:
+      - stress: {producers: [producer], consumers: [producer], elements: 4, batch: 2, at_least: {duplicates_after_purge: 1}}
+"""
+
+
+def test_a_scenario_the_kit_could_not_set_up_is_inconclusive_not_failed(tmp_path):
+    done = run(tmp_path, "--impl", "ref", cases=UNMADE)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert records(tmp_path) == {"demo-unmade[producer=ref]": "INCONCLUSIVE"}
+    assert "1 run(s) INCONCLUSIVE" in done.stdout and "1 INCONCLUSIVE" in done.stdout
+    assert "| CONC | inconclusive |" in done.stdout  # not counted as a run of ref, nor a failure
+    fatal = run(tmp_path, "--impl", "ref", "--inconclusive-fails", cases=UNMADE)
+    assert fatal.returncode == 1 and records(tmp_path) == {"demo-unmade[producer=ref]": "INCONCLUSIVE"}
+
+
+def test_repeat_lists_no_variation_for_stable_outcomes_and_keeps_each_run(tmp_path):
+    done = run(tmp_path, "--impl", "ref", "--case", "demo-wrong", "--case", "demo-add", "--repeat", "2")
+    assert done.returncode == 1  # demo-wrong fails in both repetitions
+    stability = json.loads((tmp_path / "out.json").read_text())
+    assert stability["repeat"] == 2 and stability["exit_codes"] == [1, 1] and stability["varied"] == []
+    assert "2 repetitions: 0 run(s) varied" in done.stdout
+    for path in stability["results"]:
+        assert {r["outcome"] for r in json.loads(Path(path).read_text())["records"]} == {"PASS", "FAIL"}

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, mutants
 
 from dirqkit.concurrency.stress import (
     SCALE_ENV,
+    Killer,
     Plan,
     StressError,
     _locks_and_temps,
     _without_lost_races,
     scale,
 )
-from dirqkit.suite.engine import CaseFailed
+from dirqkit.suite.engine import CaseFailed, CaseInconclusive
 from dirqref import QueueNormal, QueueSimple
 
 SPEC = {"producers": ["a", "b"], "consumers": ["a"], "elements": 10}
@@ -35,8 +38,24 @@ def test_a_bad_scale_is_refused_with_its_name(monkeypatch, value):
 
 def test_killing_consumers_needs_a_consume_limit():
     with pytest.raises(StressError, match="limit"):
-        Plan.from_step({**SPEC, "kill": {"every": 0.1}})
-    assert Plan.from_step({**SPEC, "kill": {"every": 0.1}, "limit": 2}).limit == 2
+        Plan.from_step({**SPEC, "kill": {"every": 3}})
+    assert Plan.from_step({**SPEC, "kill": {"every": 3}, "limit": 2}).limit == 2
+
+
+def test_a_stall_needs_a_purger_to_release_it():
+    with pytest.raises(StressError, match="purger"):
+        Plan.from_step({**SPEC, "stall": {"seconds": 60}})
+
+
+def test_kills_are_scheduled_by_batch_number_and_seed_alone():
+    def schedule(seed):
+        killer = Killer(5, seed)
+        return [(batch, how) for batch in range(1, 200) if (how := killer.due(batch))]
+
+    first = schedule(7)
+    assert first == schedule(7) and first != schedule(8)
+    assert 20 <= len(first) <= 80 and first[0][0] <= 5  # every 5 batches on average, the first within 5
+    assert {how for _, how in first} == {"holding", "in-flight"}
 
 
 def test_only_permissive_locks_that_returned_false_are_dropped():
@@ -95,8 +114,51 @@ def test_a_lock_that_ignores_another_holder_is_caught(tmp_path):
         assert failed.value.requirement in ("CONC-2", "CONC-3")
 
 
-def test_a_scenario_that_did_not_happen_fails(tmp_path):
+def test_a_figure_the_implementations_did_not_make_fails(tmp_path):
     with CaseRunner(tmp_path) as run_case:
-        impossible = STRESS.replace("at_least: {consumed: 120}", "at_least: {duplicates_after_purge: 1}")
+        impossible = STRESS.replace("at_least: {consumed: 120}", "at_least: {consumed: 121}")
         with pytest.raises(CaseFailed, match="did not produce what it is meant to test"):
             run_case(impossible, a=REF_DRIVER, b=REF_DRIVER)
+
+
+def test_a_figure_the_kit_could_not_make_is_inconclusive_after_its_rounds(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
+        no_purger = STRESS.replace("at_least: {consumed: 120}", "at_least: {duplicates_after_purge: 1}")
+        with pytest.raises(CaseInconclusive, match="in 3 rounds"):
+            run_case(no_purger, a=REF_DRIVER, b=REF_DRIVER)
+
+
+KILL = STRESS.replace("elements: 120, batch: 30, at_least: {consumed: 120}",
+                      "elements: 6, batch: 2, limit: 2, purger: {role: a, every: 1}, kill: {every: 50, seed: 3}, "
+                      "at_least: {adds_acknowledged: 6, consumers_killed: 2}")
+
+
+def test_kills_are_made_whatever_the_speed_extending_the_stress_if_needed(tmp_path):
+    # 6 elements, 2 per batch, a kill every 50 batches: the first round may well end before any
+    # kill; the extra rounds kill at their first batch, so two kills are made in any case.
+    with CaseRunner(tmp_path) as run_case:
+        run = run_case(KILL, a=REF_DRIVER, b=REF_DRIVER)
+    figures = json.loads(next(line for line in run.log if line.startswith("kit stress")).split(": ", 1)[1])
+    assert figures["consumers_killed"] >= 2 and "lost" not in figures
+
+
+STALL = STRESS.replace("elements: 120, batch: 30, at_least: {consumed: 120}",
+                       "elements: 20, batch: 10, limit: 3, purger: {role: b, every: 1, maxlock: 30}, stall: {seconds: 60}, "
+                       "at_least: {duplicates_after_purge: 1}")
+
+
+def test_a_stalled_lock_is_released_and_delivered_again_by_construction(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
+        run = run_case(STALL, a=REF_DRIVER, b=REF_DRIVER)
+    figures = json.loads(next(line for line in run.log if line.startswith("kit stress")).split(": ", 1)[1])
+    assert figures["stalls"] == 1 and figures["rounds"] == 1 and figures["duplicates_after_purge"] >= 1
+
+
+def test_a_purge_that_keeps_a_stale_lock_fails_the_stall(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
+        driver = mutant_driver(tmp_path, "purge-keeps-stale-locks", "simple.py",
+                               "limit = temp_limit if suffix == TEMPORARY_SUFFIX else lock_limit if suffix == LOCKED_SUFFIX else None",
+                               "limit = temp_limit if suffix == TEMPORARY_SUFFIX else None")
+        with pytest.raises(CaseFailed) as failed:
+            run_case(STALL, a=REF_DRIVER, b=driver)
+        assert failed.value.requirement == "SIMPLE-PURGE-3"

@@ -8,12 +8,17 @@ offers (xdist, JUnit XML) comes along; this command only spells the options.
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dirqkit.cli import UsageError
+from dirqkit.report import stability
+from dirqkit.suite import expectations
 from dirqkit.suite.caseload import default_cases_dir
 
 NAME = "run"
@@ -41,6 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", type=Path, metavar="FILE", help="write the matrix as one HTML file")
     parser.add_argument("--results", type=Path, default=Path("dirqkit-results"), metavar="DIR", help="where failing runs keep tree, log and transcripts (default ./dirqkit-results)")
     parser.add_argument("--write-expectations", type=Path, metavar="DIR", help="draft expectation files from this run's failures into DIR")
+    parser.add_argument("--inconclusive-fails", action="store_true", help="exit 1 when a run is INCONCLUSIVE (by default it is reported apart and exits 0)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N", help="run the selection N times and list every (case, roles) whose outcome differed")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per case run")
 
 
@@ -68,6 +75,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     for directory in args.cases:
         argv += ["--dirqkit-cases", str(directory)]
     argv += ["--dirqkit-timeout", str(args.timeout), "--dirqkit-results", str(args.results)]
+    if args.inconclusive_fails:
+        argv.append("--dirqkit-inconclusive-fails")
     for option, value in (("--junitxml", args.junit), ("--dirqkit-json", args.json), ("--dirqkit-markdown", args.markdown),
                           ("--dirqkit-html", args.html), ("--dirqkit-write-expectations", args.write_expectations),
                           ("--dirqkit-expectations", args.expectations)):
@@ -77,8 +86,51 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        raise UsageError(f"--repeat takes a positive count, got {args.repeat}")
+    if args.repeat > 1:
+        return repeat(args)
+    return run_once(args)
+
+
+def run_once(args: argparse.Namespace) -> int:
     code = pytest.main(pytest_args(args))
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("dirqkit run: no case selected (check --case/--req/--group/--impl, or the suite is still empty)")
         return 2
     return EXIT_CODES.get(code, 2)
+
+
+def repeat(args: argparse.Namespace) -> int:
+    """Run the selection ``--repeat`` times; list every run whose outcome differed (racy expectations aside).
+
+    Each repetition's results go to RESULTS/repeat/run-I.json; ``--json`` gets the stability document.
+    Exit 1 when a repetition failed or an outcome varied outside racy expectations.
+    """
+    try:
+        known = expectations.load_all(args.expectations)
+    except expectations.ExpectationsError as exc:
+        raise UsageError(str(exc)) from None
+    folder = args.results / "repeat"
+    folder.mkdir(parents=True, exist_ok=True)
+    codes, repetitions = [], []
+    for number in range(1, args.repeat + 1):
+        print(f"dirqkit run: repetition {number} of {args.repeat}", flush=True)
+        once = copy.copy(args)
+        once.json, once.junit, once.markdown, once.html, once.write_expectations = folder / f"run-{number}.json", None, None, None, None
+        codes.append(run_once(once))
+        if codes[-1] == 2:
+            return 2
+        repetitions.append(json.loads(once.json.read_text(encoding="utf-8"))["records"])
+
+    def is_racy(record: dict[str, Any]) -> bool:
+        pairs = set(record["roles"].items())
+        return any(e.racy and e.case == record["case"] and set(e.roles) <= pairs for e in known)
+
+    found = stability.varied(repetitions, is_racy)
+    print(stability.report(args.repeat, found))
+    print("exit codes of the repetitions: " + " ".join(map(str, codes)))
+    if args.json:
+        args.json.write_text(json.dumps({"repeat": args.repeat, "exit_codes": codes, "results": [str(folder / f"run-{n}.json") for n in range(1, args.repeat + 1)],
+                                         "varied": [v.to_json() for v in found]}, indent=2) + "\n", encoding="utf-8")
+    return 1 if any(codes) or any(not v.racy for v in found) else 0

@@ -3,7 +3,9 @@
 The suite's engine builds a :class:`Scene` for the step: the roles' driver
 connections and open queues, the case's queue, its scratch directory and log.
 A scenario never sees the engine; it raises :class:`ScenarioFailed` and the
-engine turns that into the case's failure.
+engine turns that into the case's failure, or :class:`ScenarioInconclusive`
+when the kit itself could not set up what the scenario tests (after its own
+bounded retries): that is reported apart, never charged to an implementation.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class ScenarioFailed(Exception):
     def __init__(self, message: str, violated: tuple[str, ...] = (), cite_step: bool = False) -> None:
         super().__init__(message)
         self.message, self.violated, self.cite_step = message, violated, cite_step
+
+
+class ScenarioInconclusive(Exception):
+    """The kit could not produce the scenario's precondition (a race not matched, a goal not reached
+    in its bounded rounds, strace lost mid-run): no verdict on any implementation; the message says why."""
 
 
 @dataclass

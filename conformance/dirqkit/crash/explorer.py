@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from dirqkit.concurrency.checker import Verdict, Violation, verify
-from dirqkit.concurrency.scene import ScenarioFailed, Scene
+from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, Scene
 from dirqkit.concurrency.workers import Spares, Worker
 from dirqkit.crash.inspection import (
     ADD_OPS,
@@ -61,7 +61,16 @@ from dirqref.schema import Schema
 SHIFT = 100  # seconds the tree is moved into the past before the explored op, so its own times show
 FRESH_NS = 2 * 10**9  # a time set by the op may be rounded down to whole seconds (utime(time, time))
 OP_TIMEOUT = 15.0  # seconds an explored op may take (a hang is a failure, not a wait of the default 30 s)
-RACE_POLL = 0.002  # seconds between two looks of the kit's racer at the tree
+RACE_POLL = 0.002  # seconds between two looks of the kit's racer at the tree (a pace, not a verdict)
+ATTEMPTS = 3  # tries at a state whose set-up the kit missed (race not matched, strace not attached); each race try holds 4x longer
+
+
+class Unproducible(Exception):
+    """The kit could not produce the state it meant to explore (after ATTEMPTS tries): inconclusive, not a failure."""
+
+
+class Missed(Exception):
+    """One try at a state missed its set-up: the racer matched nothing, or strace did not attach."""
 
 
 class ExplorerError(Exception):
@@ -271,13 +280,16 @@ class Explorer:
             worker = self.worker(target.role)
             try:
                 worker.open(self.open_args(state))
-                tracer = Tracer(worker.pid, state / "trace.txt", inject)
+                try:
+                    tracer = Tracer(worker.pid, state / "trace.txt", inject)
+                except TraceError as exc:
+                    raise Missed(str(exc)) from None
                 racer = Racer(top, state / "scratch", self.spec["race"]) if fault and fault.errno_name is None else None
                 outcome = _perform(worker, target.op or "", args)
                 if racer:
                     racer.finish()
                     if not racer.done:
-                        raise ExplorerError(f"race: nothing matched {racer.action} {racer.pattern} while {fault} was held back")
+                        raise Missed(f"race: nothing matched {racer.action} {racer.pattern} while {fault} was held back")
                 syscalls = tracer.finish()
             finally:
                 if worker.client.failed is None:
@@ -341,7 +353,7 @@ class Explorer:
         for upto, action in enumerate(self.actions):
             if action.op is None or not action.explore:
                 continue
-            dry = self.run_state(upto, None)
+            dry = self.retried(upto, None)
             if dry is None:
                 return  # an unsupported op ends the sequence: later ops depend on it
             self.violations += dry.violations
@@ -361,7 +373,7 @@ class Explorer:
         for index in points:
             call = dry.syscalls[index]
             nth = sum(1 for c in dry.syscalls[: index + 1] if c.name == call.name)
-            run = self.run_state(action.position, f"{call.name}:signal=KILL:when={nth}")
+            run = self.retried(action.position, f"{call.name}:signal=KILL:when={nth}")
             assert run is not None
             self.figures.states[self.label(action)] += 1
             self.violations += run.violations
@@ -382,15 +394,25 @@ class Explorer:
             call = dry.syscalls[index]
             nth = sum(1 for c in dry.syscalls[: index + 1] if c.name == call.name)
             for name in errnos:
-                if name is None:
-                    tamper = f"delay_enter={int(self.spec['race'].get('delay', 0.2) * 1e6)}"
-                else:
-                    tamper = f"error={name}"  # an errno name (checked when the case was loaded)
-                run = self.run_state(action.position, f"{call.name}:{tamper}:when={nth}", fault=Fault(name, call))
+                # an errno name (checked when the case was loaded), or a race: the syscall held back (retried() says how long)
+                tamper = f"error={name}" if name else "delay_enter={delay}"
+                run = self.retried(action.position, f"{call.name}:{tamper}:when={nth}", fault=Fault(name, call))
                 assert run is not None
                 self.figures.states[self.label(action)] += 1
                 self.violations += run.violations
                 self.note_divergence(action, call, run)
+
+    def retried(self, upto: int, inject: str | None, fault: Fault | None = None) -> StateRun | None:
+        """run_state, tried again (at most ATTEMPTS times) while the kit misses the state's set-up;
+        a race's ``{delay}`` (microseconds) grows 4 times each try."""
+        missed = []
+        for attempt in range(ATTEMPTS):
+            delay = int(float(self.spec.get("race", {}).get("delay", 0.2)) * 4**attempt * 1e6)
+            try:
+                return self.run_state(upto, inject.replace("{delay}", str(delay)) if inject else None, fault)
+            except Missed as exc:
+                missed.append(str(exc))
+        raise Unproducible(f"{self.label(self.actions[upto])}: {ATTEMPTS} tries missed their set-up: {'; '.join(missed)}")
 
     def note_divergence(self, action: Action, meant: Syscall, run: StateRun) -> None:
         """The state is valid whatever the kill or fault hit; the figures say when it was not the syscall meant."""
@@ -446,6 +468,8 @@ def run_step(scene: Scene, kind: str, spec: dict[str, Any]) -> None:
         explorer.explore()
     except (ExplorerError, TraceError) as exc:
         raise ScenarioFailed(f"{kind}: {exc}", cite_step=True) from None
+    except Unproducible as exc:
+        raise ScenarioInconclusive(f"{kind}: {exc}") from None
     finally:
         explorer.close()
     figures = {"states": dict(explorer.figures.states), "effects": dict(explorer.figures.effects),

@@ -19,7 +19,8 @@ from typing import Any
 from dirqkit.spec import requirement_levels
 
 BAD = ("FAIL", "ERROR", "TIMEOUT", "CRASH", "XPASS")
-OUTCOMES = ("PASS", "FAIL", "ERROR", "TIMEOUT", "CRASH", "SKIP", "XFAIL", "XPASS")
+OUTCOMES = ("PASS", "FAIL", "ERROR", "TIMEOUT", "CRASH", "SKIP", "XFAIL", "XPASS", "INCONCLUSIVE")
+UNJUDGED = ("SKIP", "INCONCLUSIVE")  # no verdict on the implementations: not counted as runs in a cell
 
 
 @dataclass
@@ -62,15 +63,16 @@ class Cell:
     failures: list[Record] = field(default_factory=list)
 
     def text(self) -> str:
-        ran = sum(n for o, n in self.counts.items() if o != "SKIP")
+        ran = sum(n for o, n in self.counts.items() if o not in UNJUDGED)
+        unknown = f" ({self.counts['INCONCLUSIVE']} inconclusive)" if self.counts["INCONCLUSIVE"] else ""
         if not ran:
-            return "skip" if self.counts else "-"
+            return ("inconclusive" if unknown else "skip") if self.counts else "-"
         passed = self.counts["PASS"] + self.counts["XFAIL"]
         bad = sum(self.counts[o] for o in BAD)
         text = f"{passed}/{ran}"
         if self.counts["XFAIL"]:
             text += f" ({self.counts['XFAIL']} known)"
-        return text + (" FAIL" if bad else "")
+        return text + unknown + (" FAIL" if bad else "")
 
 
 class RunResults:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dirqkit.concurrency import checker, stress
-from dirqkit.concurrency.scene import ScenarioFailed, Scene
+from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, Scene
 from dirqkit.crash import explorer
 from dirqkit.drivers.client import Actor, OpError
 from dirqkit.suite import fixture_steps
@@ -32,6 +32,16 @@ class CaseFailed(Exception):
         self.step, self.requirement, self.message = step, requirement, message
         # Every requirement the run broke (a check, crash or fault step may break several), first one first.
         self.violated = violated or ((requirement,) if requirement else ())
+
+
+class CaseInconclusive(Exception):
+    """The kit could not set up what the case tests: outcome INCONCLUSIVE, not a failure of any implementation."""
+
+    outcome = "INCONCLUSIVE"
+
+    def __init__(self, step: int, message: str) -> None:
+        super().__init__(message)
+        self.step, self.message = step, message
 
 
 @dataclass
@@ -230,6 +240,8 @@ class Engine:
                 explorer.run_step(scene, kind, spec)
         except ScenarioFailed as failed:
             raise self.fail(index, spec if failed.cite_step else {}, failed.message, failed.violated) from None
+        except ScenarioInconclusive as unknown:
+            raise CaseInconclusive(index, f"step {index + 1} (line {self.case.step_lines[index]}): {unknown}") from None
 
     def parallel_step(self, index: int, step: dict[str, Any]) -> None:
         failures: list[BaseException] = []

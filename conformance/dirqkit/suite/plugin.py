@@ -22,7 +22,7 @@ from dirqkit.report.results import Record, RunResults
 from dirqkit.suite import caseload, expectations
 from dirqkit.suite.actors import DriverPool, Implementation, discover
 from dirqkit.suite.caseload import Case, CaseFileError
-from dirqkit.suite.engine import CaseFailed, Engine
+from dirqkit.suite.engine import CaseFailed, CaseInconclusive, Engine
 from dirqkit.suite.roles import Assignment, assignments
 from dirqkit.trees import treeops
 
@@ -44,6 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dirqkit-json", default=None, metavar="FILE", help="write the results as JSON")
     group.addoption("--dirqkit-markdown", default=None, metavar="FILE", help="write the conformance matrix as Markdown")
     group.addoption("--dirqkit-html", default=None, metavar="FILE", help="write the conformance matrix as a single HTML file")
+    group.addoption("--dirqkit-inconclusive-fails", action="store_true", default=False,
+                    help="fail the run when a case is INCONCLUSIVE (the kit could not set up what it tests)")
     group.addoption("--dirqkit-write-expectations", default=None, metavar="DIR", help="draft expectation files from this run's failures")
 
 
@@ -138,6 +140,13 @@ class KitSession:
             return
         terminalreporter.write_sep("=", "dirqkit conformance matrix")
         terminalreporter.write_line(self.results.matrix_markdown())
+        inconclusive = [r for r in self.results.records if r.outcome == "INCONCLUSIVE"]
+        if inconclusive:
+            fatal = " (fatal: --inconclusive-fails)" if self.config.getoption("dirqkit_inconclusive_fails") else ""
+            terminalreporter.write_sep("!", f"dirqkit: {len(inconclusive)} run(s) INCONCLUSIVE{fatal}: the kit could not "
+                                       "set up what they test; no implementation is charged")
+            for record in inconclusive:
+                terminalreporter.write_line(f"INCONCLUSIVE {record.label}: {record.message.splitlines()[0]}")
         opt = self.config.getoption
         for option, writer in (("dirqkit_json", self.results.write_json),
                                ("dirqkit_markdown", self.results.write_markdown),
@@ -212,7 +221,7 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         if self.skip_reason:
-            self.record.outcome = "SKIP"
+            self.record.outcome, self.record.message = "SKIP", self.skip_reason
             self._publish()
             pytest.skip(self.skip_reason)
         kit: KitSession = self.config.stash[KIT_KEY]
@@ -223,6 +232,12 @@ class CaseItem(pytest.Item):
         self.engine = engine
         try:
             engine.execute()
+        except CaseInconclusive as exc:
+            self._keep_evidence(exc, scratch, actors)
+            text = f"INCONCLUSIVE (the kit could not set up what the case tests; no implementation is charged): {exc}"
+            if self.config.getoption("dirqkit_inconclusive_fails"):
+                pytest.fail(self.describe(exc), pytrace=False)
+            pytest.skip(text)
         except BaseException as exc:
             if self._keep_evidence(exc, scratch, actors):
                 pytest.fail(self.describe(exc), pytrace=False)  # not excused by the xfail marker (raises=Exception)
