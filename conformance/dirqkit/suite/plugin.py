@@ -138,6 +138,10 @@ class KitSession:
             return
         terminalreporter.write_sep("=", "dirqkit conformance matrix")
         terminalreporter.write_line(self.results.matrix_markdown())
+        unavailable = (r.message for r in self.results.records if r.outcome == "SKIP"
+                       and any(r.message.startswith(f"{name} unavailable: ") for name in r.implementations))
+        for reason in dict.fromkeys(unavailable):
+            terminalreporter.write_line(f"dirqkit: skipped every case of {reason}")
         opt = self.config.getoption
         for option, writer in (("dirqkit_json", self.results.write_json),
                                ("dirqkit_markdown", self.results.write_markdown),
@@ -213,6 +217,7 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         if self.skip_reason:
             self.record.outcome = "SKIP"
+            self.record.message = self.skip_reason
             self._publish()
             pytest.skip(self.skip_reason)
         kit: KitSession = self.config.stash[KIT_KEY]
