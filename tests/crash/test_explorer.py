@@ -12,7 +12,7 @@ from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, needs_strac
 
 from dirqkit.crash import syscalls
 from dirqkit.crash.explorer import Racer, effect_of_kill
-from dirqkit.crash.syscalls import Syscall, parse_trace
+from dirqkit.crash.syscalls import Syscall, nth_of, parse_trace
 from dirqkit.suite.engine import CaseFailed
 from dirqkit.trees.queuetree import backdate, read_tree
 from dirqref import QueueNormal, QueueSimple
@@ -35,6 +35,31 @@ def test_strace_output_is_parsed_with_results_and_classes():
     assert calls[1].descriptor_path == "/w/crash/s0001/queue/6b0b6d00/6b0b6d0a000001.tmp"
     assert calls[3].paths == ["/w/crash/s0001/queue/6b0b6d00/6b0b6d0a000001.tmp", "/w/crash/s0001/queue/6b0b6d00/6b0b6d0a000002"]
     assert parse_trace('7  write(2<pipe:[9]>, "removing /w/x", 13) = 13')[0].descriptor_path is None
+
+
+SPLIT_TRACE = """\
+1065  openat(AT_FDCWD</w>, "/w/q/6b124a74/6b124aa760b3c1.tmp", O_WRONLY|O_CREAT|O_EXCL, 0666) = 9</w/q/6b124a74/6b124aa760b3c1.tmp>
+1096  openat(AT_FDCWD</w>, "/sys/fs/cgroup/memory.stat", O_RDONLY <unfinished ...>
+1065  openat(AT_FDCWD</w>, "/w/q/6b124a74/6b124aa760b3c1.tmp", O_WRONLY|O_CREAT|O_TRUNC, 0666 <unfinished ...>
+1096  <... openat resumed>)             = 7</sys/fs/cgroup/memory.stat>
+1065  <... openat resumed>)             = 8</w/q/6b124a74/6b124aa760b3c1.tmp>
+1065  link("/w/q/6b124a74/6b124aa760b3c1.tmp", "/w/q/6b124a74/6b124aa763bbf1" <unfinished ...>
+1096  +++ killed by SIGKILL +++
+1065  +++ killed by SIGKILL +++
+"""
+
+
+def test_calls_split_by_other_threads_are_joined_in_entry_order():
+    calls = parse_trace(SPLIT_TRACE)
+    assert [(c.thread, c.name, c.result.split("<")[0]) for c in calls] == [
+        ("1065", "openat", "9"), ("1096", "openat", "7"), ("1065", "openat", "8"), ("1065", "link", "?")]
+    assert calls[2].args.endswith("O_WRONLY|O_CREAT|O_TRUNC, 0666") and calls[2].klass == "open"
+    assert calls[3].paths == ["/w/q/6b124a74/6b124aa760b3c1.tmp", "/w/q/6b124a74/6b124aa763bbf1"]
+
+
+def test_nth_counts_like_strace_per_thread():
+    calls = parse_trace(SPLIT_TRACE)
+    assert [nth_of(calls, i) for i in range(len(calls))] == [1, 1, 2, 1]  # the helper thread's openat is not counted
 
 
 def test_read_tree_sorts_elements_temps_locks_and_orphans(tmp_path):

@@ -9,7 +9,7 @@ from dirqkit.drivers.registry import DRIVERS
 def test_drivers_command_lists_every_known_driver(capsys):
     assert main(["drivers", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"ref", "python-dirq", "perl", "c"}
+    assert set(rows) == {"ref", "python-dirq", "perl", "c", "java"}
     assert rows["ref"]["available"] is True
     assert rows["ref"]["command"][1:] == ["-m", "dirqkit.drivers.ref"]
     assert all(row["reason"] for row in rows.values())

@@ -52,7 +52,7 @@ from dirqkit.crash.inspection import (
     Readers,
     added_payload,
 )
-from dirqkit.crash.syscalls import READ_ONLY_OPEN, Syscall, TraceError, Tracer
+from dirqkit.crash.syscalls import READ_ONLY_OPEN, Syscall, TraceError, Tracer, nth_of
 from dirqkit.drivers.client import DriverError, OpError
 from dirqkit.trees import treeops
 from dirqkit.trees.queuetree import backdate, read_tree
@@ -372,7 +372,7 @@ class Explorer:
         points = [i for i, call in enumerate(dry.syscalls) if self.relevant(call, for_crash=True)]
         for index in points:
             call = dry.syscalls[index]
-            nth = sum(1 for c in dry.syscalls[: index + 1] if c.name == call.name)
+            nth = nth_of(dry.syscalls, index)
             run = self.retried(action.position, f"{call.name}:signal=KILL:when={nth}")
             assert run is not None
             self.figures.states[self.label(action)] += 1
@@ -392,7 +392,7 @@ class Explorer:
                                       + (f" matching {match.pattern!r}" if match else ""))
         for index in points:
             call = dry.syscalls[index]
-            nth = sum(1 for c in dry.syscalls[: index + 1] if c.name == call.name)
+            nth = nth_of(dry.syscalls, index)
             for name in errnos:
                 # an errno name (checked when the case was loaded), or a race: the syscall held back (retried() says how long)
                 tamper = f"error={name}" if name else "delay_enter={delay}"

@@ -40,7 +40,12 @@ TRACED = tuple(name for names in FAMILIES.values() for name in names)
 FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
 WRITE_FLAGS = re.compile(r"O_(?:WRONLY|RDWR|CREAT|TRUNC)")
 READ_ONLY_OPEN = "list"  # the class of an open that creates and writes nothing (listing a directory, reading a file)
-LINE_RE = re.compile(r"^(?:\[pid\s+\d+\]\s+|\d+\s+)?(?P<name>\w+)\((?P<args>.*)\)\s+=\s+(?P<result>.*)$")
+# With -f every line starts with the thread id; a call that another thread's line interrupts is split
+# into "NAME(ARGS <unfinished ...>" and "<... NAME resumed>ARGS) = RESULT" (multithreaded runtimes).
+THREAD = r"^(?:\[pid\s+(?P<tid>\d+)\]\s+|(?P<tid2>\d+)\s+)?"
+LINE_RE = re.compile(THREAD + r"(?P<name>\w+)\((?P<args>.*)\)\s+=\s+(?P<result>.*)$")
+UNFINISHED_RE = re.compile(THREAD + r"(?P<name>\w+)\((?P<args>.*?),? <unfinished \.\.\.>$")
+RESUMED_RE = re.compile(THREAD + r"<\.\.\. (?P<name>\w+) resumed>\s*,?\s*(?P<args>.*)\)\s+=\s+(?P<result>.*)$")
 STATE_DIR = re.compile(r"/s\d{4}/")  # the crash explorer's per-run directories
 # element and directory names, descriptors, and times (utime with explicit seconds)
 GENERATED = re.compile(r"\b[0-9a-f]{14}\b|\b[0-9a-f]{8}\b|\b\d+(?=<)|\b\d{9,}\b")
@@ -58,6 +63,7 @@ class Syscall:
     name: str
     args: str
     result: str  # "?" when the process died in it
+    thread: str = ""  # the thread id strace printed ("" when it printed none)
 
     @property
     def failed(self) -> bool:
@@ -94,13 +100,38 @@ def _normal_args(args: str) -> str:
 
 
 def parse_trace(text: str) -> list[Syscall]:
-    """strace output -> syscalls, in order (exit notices and signals are skipped)."""
-    calls = []
+    """strace output -> syscalls, in the order they were entered (exit notices and signals are skipped).
+
+    A split call is joined, in the place of its first half; one that never resumed has the
+    result ``?`` (its process died in it)."""
+    calls: list[Syscall | None] = []
+    pending: dict[tuple[str, str], tuple[int, str]] = {}  # (thread, name) -> (place in calls, args so far)
     for line in text.splitlines():
-        match = LINE_RE.match(line.strip())
-        if match:
-            calls.append(Syscall(match["name"], match["args"], match["result"].strip()))
-    return calls
+        line = line.strip()
+        if match := LINE_RE.match(line):
+            calls.append(Syscall(match["name"], match["args"], match["result"].strip(), _thread(match)))
+        elif match := UNFINISHED_RE.match(line):
+            pending[(_thread(match), match["name"])] = (len(calls), match["args"])
+            calls.append(None)
+        elif (match := RESUMED_RE.match(line)) and (_thread(match), match["name"]) in pending:
+            place, args = pending.pop((_thread(match), match["name"]))
+            rest = match["args"]
+            calls[place] = Syscall(match["name"], f"{args}, {rest}" if args and rest else args + rest,
+                                   match["result"].strip(), _thread(match))
+    for (thread, name), (place, args) in pending.items():
+        calls[place] = Syscall(name, args, "?", thread)
+    return [call for call in calls if call is not None]
+
+
+def _thread(match: re.Match[str]) -> str:
+    return match["tid"] or match["tid2"] or ""
+
+
+def nth_of(calls: list[Syscall], index: int) -> int:
+    """Which invocation of its syscall ``calls[index]`` is, as ``-e inject=...:when=N`` counts: strace
+    counts per thread, so only the calls of the same thread (a runtime's helper threads open files too)."""
+    call = calls[index]
+    return sum(1 for c in calls[: index + 1] if c.name == call.name and c.thread == call.thread)
 
 
 class Tracer:

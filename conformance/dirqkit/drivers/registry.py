@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from . import java_dirq
 from .c_dirq import locate_library
 
 HERE = Path(__file__).resolve().parent
@@ -72,6 +73,13 @@ def _probe_c() -> tuple[bool, str]:
     return True, f"c-dirq libdirq at {path} (Simple queues only)"
 
 
+def _probe_java() -> tuple[bool, str]:
+    try:
+        return True, java_dirq.describe()  # compiles the driver into its cache the first time
+    except java_dirq.Unavailable as exc:
+        return False, str(exc)
+
+
 DRIVERS: dict[str, DriverSpec] = {
     spec.name: spec
     for spec in (
@@ -79,5 +87,6 @@ DRIVERS: dict[str, DriverSpec] = {
         DriverSpec("python-dirq", "python-dirq", (sys.executable, "-m", "dirqkit.drivers.python_dirq"), _probe_python_dirq),
         DriverSpec("perl", "Perl Directory::Queue", ("perl", str(PERL_DRIVER)), _probe_perl),
         DriverSpec("c", "c-dirq (libdirq)", (sys.executable, "-m", "dirqkit.drivers.c_dirq"), _probe_c),
+        DriverSpec("java", "java-dirq", (sys.executable, "-m", "dirqkit.drivers.java_dirq"), _probe_java),
     )
 }

@@ -140,6 +140,10 @@ class KitSession:
             return
         terminalreporter.write_sep("=", "dirqkit conformance matrix")
         terminalreporter.write_line(self.results.matrix_markdown())
+        unavailable = (r.message for r in self.results.records if r.outcome == "SKIP"
+                       and any(r.message.startswith(f"{name} unavailable: ") for name in r.implementations))
+        for reason in dict.fromkeys(unavailable):
+            terminalreporter.write_line(f"dirqkit: skipped every case of {reason}")
         inconclusive = [r for r in self.results.records if r.outcome == "INCONCLUSIVE"]
         if inconclusive:
             fatal = " (fatal: --inconclusive-fails)" if self.config.getoption("dirqkit_inconclusive_fails") else ""
