@@ -8,7 +8,6 @@ import threading
 
 import pytest
 
-from dirqkit.cli import main
 from dirqkit.drivers import java_dirq
 from dirqkit.drivers.check import check
 from dirqkit.drivers.client import DriverClient, DriverUnavailable
