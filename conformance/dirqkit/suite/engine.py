@@ -100,10 +100,12 @@ class Engine:
         self.run = CaseRun(top, work, bindings={"TOP": str(top), "WORK": str(work)})
         self.handles: dict[str, Any] = {}
         self.members: dict[str, list[Any]] = {}  # set cases: each role's member queue handles
+        self.last: OpError | Any = None  # what the last op step returned, or the error it got
 
     def fail(self, index: int, step: dict[str, Any], message: str, violated: tuple[str, ...] = ()) -> CaseFailed:
         requirement = violated[0] if violated else step.get("requirement")
-        return CaseFailed(index, requirement, f"step {index + 1} (line {self.case.step_lines[index]}): {message}", violated)
+        line = f" (line {self.case.step_lines[index]})" if index < len(self.case.step_lines) else ""  # generated steps have none
+        return CaseFailed(index, requirement, f"step {index + 1}{line}: {message}", violated)
 
     def open_args(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The case's queue as ``open`` arguments; an ``open`` step may override path and options."""
@@ -167,8 +169,9 @@ class Engine:
             handle, args = self.target(role, step["op"], args)
             call_args = wire_args(step["op"], args) if handle is None else {"queue": handle, **wire_args(step["op"], args)}
         try:
-            result = actor.call(step["op"], call_args)
+            result = self.last = actor.call(step["op"], call_args)
         except OpError as error:
+            self.last = error
             self.run.log.append(f"{label} -> error {error.kind}: {error.message}")
             if "error" in step and step["error"] in (error.kind, "any"):
                 return
@@ -235,6 +238,26 @@ class Engine:
         if failures:
             raise failures[0]
 
+    def run_step(self, index: int, step: dict[str, Any]) -> None:
+        """One step of any kind (raises CaseFailed when it does not go as the step says)."""
+        if "op" in step:
+            self.op_step(index, step)
+        elif "parallel" in step:
+            self.parallel_step(index, step)
+        elif "fs" in step:
+            action = substitute(step["fs"], self.run.bindings)
+            self.run.log.append(f"kit fs {_describe(action)}")
+            treeops.apply_fs(self.run.top, self.run.work, action)
+        elif any(kind in step for kind in ("check", "stress", "crash", "fault")):
+            self.scenario_step(index, step)
+        else:
+            expectation = substitute(step["tree"], self.run.bindings)
+            self.run.log.append(f"kit checks tree {_describe(expectation)}")
+            try:
+                treeops.check_tree(self.run.top, self.run.work, expectation)
+            except treeops.TreeMismatch as mismatch:
+                raise self.fail(index, step, f"tree: {mismatch}") from None
+
     def execute(self) -> CaseRun:
         self.run.work.mkdir(parents=True, exist_ok=True)
         # A fixture step builds its tree in TOP now, before the roles open the queue,
@@ -242,22 +265,6 @@ class Engine:
         steps = fixture_steps.case_steps(self.case, self.run.top, self.run.bindings)
         self.open_queues()
         for index, step in steps:
-            if "op" in step:
-                self.op_step(index, step)
-            elif "parallel" in step:
-                self.parallel_step(index, step)
-            elif "fs" in step:
-                action = substitute(step["fs"], self.run.bindings)
-                self.run.log.append(f"kit fs {_describe(action)}")
-                treeops.apply_fs(self.run.top, self.run.work, action)
-            elif any(kind in step for kind in ("check", "stress", "crash", "fault")):
-                self.scenario_step(index, step)
-            else:
-                expectation = substitute(step["tree"], self.run.bindings)
-                self.run.log.append(f"kit checks tree {_describe(expectation)}")
-                try:
-                    treeops.check_tree(self.run.top, self.run.work, expectation)
-                except treeops.TreeMismatch as mismatch:
-                    raise self.fail(index, step, f"tree: {mismatch}") from None
+            self.run_step(index, step)
         self.close_queues()
         return self.run
