@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from dirqkit.drivers.client import DriverError, OpError
 from dirqkit.fuzz.oracle import BACKDATES, LIMITS, PLANTED_OLD_DIR, Element, Model, Planted, literal
@@ -87,15 +87,15 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                                     min_size=1, max_size=3, unique_by=lambda f: f[0]),
                     maxelts=st.sampled_from([None, 1, 2, 3]))
         def start(self, impls: list[str], schema: list[tuple[str, str, bool]], maxelts: int | None) -> None:
+            if not simple:  # the first field is mandatory (SCHEMA-3)
+                self.queue["schema"] = {name: kind + ("?" if optional and i else "") for i, (name, kind, optional) in enumerate(schema)}
+                if maxelts:
+                    self.queue["options"] = {"maxelts": maxelts}
             if self.stopped:
                 return
             count = max(len(impls), *(ROLES.index(r) + 1 for r in plan.pins), 2)
             impls = (impls * 4)[:count]
             self.roles = {ROLES[i]: plan.pins.get(ROLES[i], impls[i]) for i in range(count)}
-            if not simple:  # the first field is mandatory (SCHEMA-3)
-                self.queue["schema"] = {name: kind + ("?" if optional and i else "") for i, (name, kind, optional) in enumerate(schema)}
-                if maxelts:
-                    self.queue["options"] = {"maxelts": maxelts}
             case = Case(id="fuzz", title="generated", requirements=("SPEC-1",), queue=self.queue,
                         roles={role: "consumer" for role in self.roles}, steps=(), group="fuzz", where="dirqkit fuzz")
             self.actors = session.pool.actors(Assignment(tuple(self.roles.items())), plan.implementations, None)
@@ -175,24 +175,22 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
 
         @rule(actor=st.integers(0, 3), size=SIZES, seed=st.binary(min_size=1, max_size=6), data=st.data())
         def add(self, actor: int, size: int, seed: bytes, data: st.DataObject) -> None:
+            value: Any = payload(size, seed)
+            if not simple:  # the same draws whether or not the example stopped (a replay must draw alike)
+                value = {}
+                for name, kind in self.queue["schema"].items():
+                    drawn = data.draw(VALUES[kind.rstrip("?")])
+                    if data.draw(st.booleans()) or not kind.endswith("?"):
+                        value[name] = typed(kind.rstrip("?"), drawn)
             if self.stopped:
                 return
             var = f"e{len(self.model.elements) + 1}"
-            if simple:
-                value: Any = payload(size, seed)
-            else:
-                value = {}
-                for name, kind in self.queue["schema"].items():
-                    if kind.endswith("?") and not data.draw(st.booleans()):
-                        continue
-                    value[name] = typed(kind.rstrip("?"), data.draw(VALUES[kind.rstrip("?")]))
             if self.act(self.role(actor), self.model.add_step(var, value)):
                 self.check(self.model.layout_checks(self.model.added(var, value)))
 
-        @precondition(lambda self: simple)
         @rule(actor=st.integers(0, 3), size=SIZES, seed=st.binary(min_size=1, max_size=6))
         def add_path(self, actor: int, size: int, seed: bytes) -> None:
-            if self.stopped:
+            if self.stopped or not simple:
                 return
             var = f"e{len(self.model.elements) + 1}"
             value = payload(size, seed)
@@ -207,20 +205,18 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
 
         # -- consumer ops ----------------------------------------------------
 
-        @precondition(lambda self: self.model.elements)
         @rule(actor=st.integers(0, 3), index=st.integers(0, 63), permissive=st.sampled_from([None, True, False]))
         def lock(self, actor: int, index: int, permissive: bool | None) -> None:
-            if self.stopped:
+            if self.stopped or not self.model.elements:
                 return
             element = self.element(index)
             step = self.model.lock_step(element, permissive)
             if self.act(self.role(actor), step):
                 self.check(self.model.locked(element) if step.get("expect") is True else self.model.unchanged(element, step["requirement"]))
 
-        @precondition(lambda self: self.model.elements)
         @rule(actor=st.integers(0, 3), index=st.integers(0, 63), permissive=st.sampled_from([None, True, False]))
         def unlock(self, actor: int, index: int, permissive: bool | None) -> None:
-            if self.stopped:
+            if self.stopped or not self.model.elements:
                 return
             element = self.element(index)
             step = self.model.unlock_step(element, permissive)
@@ -232,33 +228,31 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 else:
                     self.check(self.model.unchanged(element, step["requirement"]))
 
-        @precondition(lambda self: self.model.elements)
         @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
         def touch(self, actor: int, index: int) -> None:
-            if self.stopped:
+            if self.stopped or not self.model.elements:
                 return
             element = self.element(index)
             step = self.model.touch_step(element)
             if self.act(self.role(actor), step) and element.present:
                 self.check(self.model.touched(element))
 
-        @precondition(lambda self: self.model.elements)
         @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
         def get(self, actor: int, index: int) -> None:
-            if not self.stopped:
-                self.act(self.role(actor), self.model.get_step(self.element(index)))
+            if self.stopped or not self.model.elements:
+                return
+            self.act(self.role(actor), self.model.get_step(self.element(index)))
 
-        @precondition(lambda self: any(e.locked for e in self.model.elements))
         @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
         def get_path(self, actor: int, index: int) -> None:
-            if not self.stopped:
-                locked = [e for e in self.model.elements if e.locked]
-                self.act(self.role(actor), self.model.get_path_step(locked[index % len(locked)]))
+            if self.stopped or not any(e.locked for e in self.model.elements):
+                return
+            locked = [e for e in self.model.elements if e.locked]
+            self.act(self.role(actor), self.model.get_path_step(locked[index % len(locked)]))
 
-        @precondition(lambda self: self.model.elements)
         @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
         def remove(self, actor: int, index: int) -> None:
-            if self.stopped:
+            if self.stopped or not self.model.elements:
                 return
             element = self.element(index)
             step = self.model.remove_step(element)
@@ -287,10 +281,9 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             dirs = self.model.existing_dirs()
             return self.model.dir_ref(dirs[index % len(dirs)]) if dirs else None
 
-        @precondition(lambda self: any(e.present for e in self.model.elements))
         @rule(index=st.integers(0, 63), seconds=st.sampled_from(BACKDATES))
         def backdate(self, index: int, seconds: int) -> None:
-            if self.stopped:
+            if self.stopped or not self.model.live():
                 return
             live = self.model.live()
             element = live[index % len(live)]
@@ -343,11 +336,10 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             real = self.model.resolve(directory) if directory else None
             self.model.planted.append(Planted(path, "wrongtype" if wrong_type else "foreign", real))
 
-        @precondition(lambda self: self.model.existing_dirs())
         @rule(index=st.integers(0, 63))
         def plant_symlink(self, index: int) -> None:
             """A symbolic link named like an element (ITER-4, SEC-1): never yielded, counted or followed."""
-            if self.stopped:
+            if self.stopped or not self.model.existing_dirs():
                 return
             directory = self.dir_with_room(index)
             assert directory is not None
@@ -373,11 +365,10 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.act(None, {"fs": {"mkdir": name}}):
                 self.model.dirs[name] = True
 
-        @precondition(lambda self: self.model.existing_dirs())
         @rule(index=st.integers(0, 63))
         def remove_empty_directory(self, index: int) -> None:
             """A purger elsewhere removed an intermediate directory that was empty."""
-            if self.stopped:
+            if self.stopped or not self.model.existing_dirs():
                 return
             empty = [d for d in self.model.existing_dirs() if self.model.entries(d) == 0
                      and (self.engine.run.top / d).is_dir() and not os.listdir(self.engine.run.top / d)]

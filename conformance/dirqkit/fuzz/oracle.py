@@ -136,7 +136,7 @@ class Model:
         requirement = self.req("SIMPLE-LOCK-2", "NORMAL-LOCK-1")
         if permissive is False:
             return {**step, "error": "locked" if element.present else "not_found", "requirement": requirement}
-        return {**step, "expect": False, "requirement": self.req("SIMPLE-LOCK-4", "NORMAL-LOCK-1") if permissive is None else requirement}
+        return {**step, "expect": False, "requirement": requirement}
 
     def unlock_step(self, element: Element, permissive: bool | None) -> dict[str, Any]:
         args: dict[str, Any] = {"name": f"${element.var}"}
@@ -191,6 +191,8 @@ class Model:
                 return "ITER-1"
             planted = {self.resolve(p.path) for p in self.planted if p.present and p.kind in ("symlink", "dir")}
             return "ITER-4" if set(map(str, outcome)) - set(wanted) <= planted and set(wanted) <= set(outcome) else "ITER-3"
+        if step["op"] == "lock" and "permissive" not in step["args"] and getattr(outcome, "kind", None) in ("locked", "not_found"):
+            return self.req("SIMPLE-LOCK-4", "NORMAL-LOCK-1")  # refused as a strict lock would: the default is not permissive
         if step["op"] == "count" and isinstance(outcome, int):
             wrong_kind = sum(1 for p in self.planted if p.present and p.kind in ("symlink", "dir"))
             return "ITER-4" if wrong_kind and outcome == len(self.live()) + wrong_kind else step["requirement"]

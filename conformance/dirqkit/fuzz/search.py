@@ -29,7 +29,7 @@ STEPS_PER_EXAMPLE = 20
 # Shrinking replays examples through the drivers; past this many replays the candidates Hypothesis still
 # tries pass at once (no op runs), so it settles on the smallest failing example found so far. A count,
 # not a time: the same seed shrinks to the same case on any machine.
-SHRINK_REPLAYS = 150
+SHRINK_REPLAYS = 300
 EXAMPLES_IF_ONLY_TIMED = 1_000_000  # --seconds without --examples: time is the only bound
 
 
