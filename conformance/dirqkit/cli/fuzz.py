@@ -17,7 +17,7 @@ from dirqkit.cli import UsageError
 from dirqkit.cli.run import add_implementation_arguments, implementation_choices
 from dirqkit.fuzz import casefile
 from dirqkit.fuzz.machine import ROLES
-from dirqkit.fuzz.search import Plan, Session
+from dirqkit.fuzz.search import SHRINK_REPLAYS, Plan, Session
 from dirqkit.suite import expectations
 from dirqkit.suite.actors import DriverPool, discover
 
@@ -30,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type", choices=["simple", "normal"], default="simple", help="queue type (default simple)")
     parser.add_argument("--examples", type=int, metavar="N", help="generate at most N examples (default 100 unless --seconds)")
     parser.add_argument("--seconds", type=float, metavar="S", help="stop generating after S seconds (bounds the search only)")
+    parser.add_argument("--shrink", type=int, default=SHRINK_REPLAYS, metavar="N",
+                        help=f"replays spent shrinking each finding (default {SHRINK_REPLAYS})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0): same seed and --examples, same run")
     parser.add_argument("--out", type=Path, default=Path("dirqkit-fuzz"), metavar="DIR",
                         help="where cases and the example database go (default ./dirqkit-fuzz)")
@@ -39,8 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
     selected, extra, pins = implementation_choices(args)
-    if args.examples is not None and args.examples < 1 or args.seconds is not None and args.seconds <= 0:
-        raise UsageError("--examples and --seconds must be positive")
+    if args.examples is not None and args.examples < 1 or args.seconds is not None and args.seconds <= 0 or args.shrink < 0:
+        raise UsageError("--examples and --seconds must be positive, --shrink not negative")
     bad_roles = sorted(set(pins) - set(ROLES))
     if bad_roles:
         raise UsageError(f"fuzz roles are {', '.join(ROLES)}; cannot pin {', '.join(bad_roles)}")
@@ -62,7 +64,7 @@ def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
     if not names:
         raise UsageError("no implementation available to fuzz")
     examples = args.examples if args.examples is not None or args.seconds is not None else 100
-    return Plan(args.type, implementations, names, pins, known_pairs, args.seed, args.out, examples, args.seconds)
+    return Plan(args.type, implementations, names, pins, known_pairs, args.seed, args.out, examples, args.seconds, args.shrink)
 
 
 def run(args: argparse.Namespace) -> int:

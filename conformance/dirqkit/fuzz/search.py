@@ -26,9 +26,9 @@ from dirqkit.fuzz.machine import BudgetSpent, Finding, machine_class
 from dirqkit.suite.actors import DriverPool, Implementation
 
 STEPS_PER_EXAMPLE = 20
-# Shrinking replays examples through the drivers; past this many replays the candidates Hypothesis still
-# tries pass at once (no op runs), so it settles on the smallest failing example found so far. A count,
-# not a time: the same seed shrinks to the same case on any machine.
+# Shrinking replays examples through the drivers; past this many replays (Plan.shrink) the candidates
+# Hypothesis still tries pass at once (no op runs), so it settles on the smallest failing example found
+# so far. A count, not a time: the same seed shrinks to the same case on any machine.
 SHRINK_REPLAYS = 300
 EXAMPLES_IF_ONLY_TIMED = 1_000_000  # --seconds without --examples: time is the only bound
 
@@ -44,6 +44,7 @@ class Plan:
     out: Path
     examples: int | None = None
     seconds: float | None = None
+    shrink: int = SHRINK_REPLAYS
 
 
 @dataclass
@@ -86,7 +87,7 @@ class Session:
         else:
             self._replays += 1
             # the final replay of the minimal example always runs: its trace is the case
-            machine.stopped = self._replays > SHRINK_REPLAYS and not current_build_context().is_final
+            machine.stopped = self._replays > self.plan.shrink and not current_build_context().is_final
         self._machine = machine
 
     def example_ended(self, machine: Any) -> None:
