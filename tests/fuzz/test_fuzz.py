@@ -55,7 +55,7 @@ def test_finds_a_planted_bug_and_writes_a_case_dirqkit_run_fails(found, mutant, 
     (only / citing[0].name).write_text(citing[0].read_text())
     report = tmp_path / "results.json"
     pins = [arg for role in case.roles for arg in ("--role", f"{role}=mutant")]
-    rerun = dirqkit("run", "--cases", str(only), "--driver", mutant, "--name", "mutant", *pins, "-j", "0",
+    rerun = dirqkit("run", "--cases", str(only), "--driver", mutant, "--name", "mutant", "--impl", "mutant", *pins, "-j", "0",
                     "--json", str(report), "--results", str(tmp_path / "evidence"), cwd=tmp_path)
     assert rerun.returncode == 1, rerun.stdout[-3000:]
     records = json.loads(report.read_text())["records"]

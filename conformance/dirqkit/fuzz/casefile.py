@@ -72,6 +72,7 @@ def rerun_command(directory: Path, found: Found, extra_drivers: dict[str, str]) 
     command = ["dirqkit", "run", "--cases", str(directory)]
     for name, driver in extra_drivers.items():
         command += ["--driver", driver, "--name", name]
+    command += ["--impl", ",".join(sorted({found.roles[role] for role in acting}))]
     for role in acting:
         command += ["--role", f"{role}={found.roles[role]}"]
     return command

@@ -49,6 +49,10 @@ class BudgetSpent(BaseException):
     """The time budget ran out before an example started (stops the search, never a verdict)."""
 
 
+class ShrinkSpent(BaseException):
+    """The replays allowed for shrinking a finding are spent: the smallest failing example seen stands."""
+
+
 def payload(size: int, seed: bytes) -> bytes:
     return (seed * (size // len(seed) + 1))[:size]
 
@@ -161,8 +165,9 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 self.stopped = True  # a known deviation: the model no longer holds
                 session.known_seen += 1
                 return
-            session.finding_raised()
-            raise Finding(requirement, implementation, role, message, outcome)
+            finding = Finding(requirement, implementation, role, message, outcome)
+            session.finding_raised(self, finding)
+            raise finding
 
         def element(self, index: int) -> Element:
             return self.model.elements[index % len(self.model.elements)]

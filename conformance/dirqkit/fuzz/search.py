@@ -22,13 +22,13 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
-from dirqkit.fuzz.machine import BudgetSpent, Finding, machine_class
+from dirqkit.fuzz.machine import BudgetSpent, Finding, ShrinkSpent, machine_class
 from dirqkit.suite.actors import DriverPool, Implementation
 
 STEPS_PER_EXAMPLE = 20
-# Shrinking replays examples through the drivers; past this many replays (Plan.shrink) the candidates
-# Hypothesis still tries pass at once (no op runs), so it settles on the smallest failing example found
-# so far. A count, not a time: the same seed shrinks to the same case on any machine.
+# Shrinking replays examples through the drivers; after this many replays (Plan.shrink) the session stops
+# Hypothesis and keeps the smallest failing example seen so far. A count, not a time: the same seed
+# shrinks to the same case on any machine.
 SHRINK_REPLAYS = 300
 EXAMPLES_IF_ONLY_TIMED = 1_000_000  # --seconds without --examples: time is the only bound
 
@@ -72,6 +72,9 @@ class Session:
     _machine: Any = None
     _shrinking: bool = False
     _replays: int = 0
+    _round: int = 0
+    _best: Found | None = None
+    _spent: bool = False
     _started: float = 0.0
     _shown: float = 0.0
 
@@ -86,15 +89,19 @@ class Session:
             self.examples += 1
         else:
             self._replays += 1
-            # the final replay of the minimal example always runs: its trace is the case
-            machine.stopped = self._replays > self.plan.shrink and not current_build_context().is_final
+            if self._replays > self.plan.shrink and not current_build_context().is_final:
+                self._spent = True
+                raise ShrinkSpent()  # Hypothesis reports it as a flaky example; round() knows better
         self._machine = machine
 
     def example_ended(self, machine: Any) -> None:
         self.show()
 
-    def finding_raised(self) -> None:
+    def finding_raised(self, machine: Any, finding: Finding) -> None:
         self._shrinking = True  # from now on the round only shrinks: no budget check may stop it
+        found = Found(finding, list(machine.trace), dict(machine.roles), dict(machine.queue), self._round)
+        if self._best is None or len(found.trace) < len(self._best.trace):
+            self._best = found
 
     # -- the search -------------------------------------------------------
 
@@ -119,19 +126,23 @@ class Session:
         options = settings(max_examples=examples, stateful_step_count=STEPS_PER_EXAMPLE, deadline=None, database=database,
                            suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
                            phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
-        self._shrinking, self._replays = False, 0
+        self._shrinking, self._replays, self._round, self._best, self._spent = False, 0, number, None, False
         try:
             run_state_machine_as_test(factory, settings=options)
-        except Finding as finding:
+        except Finding as finding:  # Hypothesis's last replay is its minimal example
             machine = self._machine
-            self.found.append(Found(finding, list(machine.trace), dict(machine.roles), dict(machine.queue), number))
-            self.known.add((finding.implementation, finding.requirement))  # whatever its outcome: look for something else
-            self.show()
-            return True
-        except Flaky as flaky:
-            self.flaky.append(str(flaky).splitlines()[0])
-            return False
+            return self.keep(Found(finding, list(machine.trace), dict(machine.roles), dict(machine.queue), number))
+        except (ShrinkSpent, Flaky) as stop:
+            if self._spent and self._best is not None:  # the smallest failing example seen stands
+                return self.keep(self._best)
+            self.flaky.append(str(stop).splitlines()[0])
         return False
+
+    def keep(self, found: Found) -> bool:
+        self.found.append(found)
+        self.known.add((found.finding.implementation, found.finding.requirement))  # whatever its outcome: look for something else
+        self.show()
+        return True
 
     def show(self, final: bool = False) -> None:
         now = time.monotonic()
