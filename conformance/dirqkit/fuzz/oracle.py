@@ -189,12 +189,12 @@ class Model:
             wanted = [self.ident(e) for e in self.live()]
             if sorted(map(str, outcome)) == sorted(wanted):
                 return "ITER-1"
-            planted = {self.resolve(p.path) for p in self.planted if p.present and p.kind in ("symlink", "dir")}
+            planted = {self.resolve(p.path) for p in self.planted if p.present and p.kind in ("symlink", "wrongtype")}
             return "ITER-4" if set(map(str, outcome)) - set(wanted) <= planted and set(wanted) <= set(outcome) else "ITER-3"
         if step["op"] == "lock" and "permissive" not in step["args"] and getattr(outcome, "kind", None) in ("locked", "not_found"):
             return self.req("SIMPLE-LOCK-4", "NORMAL-LOCK-1")  # refused as a strict lock would: the default is not permissive
         if step["op"] == "count" and isinstance(outcome, int):
-            wrong_kind = sum(1 for p in self.planted if p.present and p.kind in ("symlink", "dir"))
+            wrong_kind = sum(1 for p in self.planted if p.present and p.kind in ("symlink", "wrongtype"))
             return "ITER-4" if wrong_kind and outcome == len(self.live()) + wrong_kind else step["requirement"]
         return str(step["requirement"])
 
