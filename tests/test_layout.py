@@ -1,7 +1,7 @@
 """The package layout shows the architecture: rooms (subpackages) whose imports only go one way.
 
 A room may import the rooms below it in ``ROOMS`` and the base modules, never a
-room above it: cli -> suite -> report -> crash -> concurrency -> trees -> drivers.
+room above it: cli -> fuzz -> suite -> report -> crash -> concurrency -> trees -> drivers.
 Every import counts, also one inside a function or under ``TYPE_CHECKING``.
 """
 
@@ -15,7 +15,7 @@ import pytest
 import dirqkit
 
 PACKAGE = Path(dirqkit.__file__).resolve().parent
-ROOMS = ["cli", "suite", "report", "crash", "concurrency", "trees", "drivers"]  # top first
+ROOMS = ["cli", "fuzz", "suite", "report", "crash", "concurrency", "trees", "drivers"]  # top first
 BASE = {"dirqkit", "dirqkit.spec", "dirqkit.resources", "dirqkit.__main__"}
 
 

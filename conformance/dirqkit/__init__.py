@@ -3,6 +3,7 @@
 Rooms, from the top down; a room imports only rooms below it (tests/test_layout.py):
 
     cli           the ``dirqkit`` command, one module per subcommand
+    fuzz          generated op sequences over several implementations, checked by a model, shrunk to cases
     suite         YAML cases -> pytest items -> engine steps -> actors (one driver per role)
     report        results of the runs -> verdicts, matrices, renderers
     crash         crash points and faults under strace, and what each state left

@@ -1,4 +1,4 @@
-"""The ``dirqkit`` console command: one subcommand per module (run, fsck, spec_trace, drivers, driver_check).
+"""The ``dirqkit`` console command: one subcommand per module (run, fuzz, fsck, spec_trace, drivers, driver_check).
 
 The top room: it may import every other room; nothing imports it.
 Each command module exposes ``NAME``, ``HELP``, ``add_arguments(parser)`` and
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = [
     "dirqkit.cli.spec_trace",
     "dirqkit.cli.run",
+    "dirqkit.cli.fuzz",
     "dirqkit.cli.driver_check",
     "dirqkit.cli.drivers",
     "dirqkit.cli.fsck",

@@ -28,11 +28,30 @@ HELP = "run the conformance suite and print the conformance matrix"
 EXIT_CODES = {pytest.ExitCode.OK: 0, pytest.ExitCode.TESTS_FAILED: 1}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_implementation_arguments(parser: argparse.ArgumentParser) -> None:
+    """--impl, --driver/--name and --role: which implementations play (shared with ``dirqkit fuzz``)."""
     parser.add_argument("--impl", action="append", default=[], metavar="NAME", help="run only these implementations (repeat or comma-separate); default: all available")
     parser.add_argument("--driver", action="append", default=[], metavar="CMD", help="add an implementation reached by this driver command (pair with --name)")
     parser.add_argument("--name", action="append", default=[], metavar="NAME", help="name of the implementation given by the matching --driver")
     parser.add_argument("--role", action="append", default=[], metavar="ROLE=NAME", help="pin a role (a case's role name, or producer/consumer/purger) to one implementation")
+
+
+def implementation_choices(args: argparse.Namespace) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """(selected implementations, extra drivers name -> command, role pins) from those options."""
+    if len(args.driver) != len(args.name):
+        raise UsageError("every --driver needs a --name (and the other way round)")
+    selected = [v.strip() for value in args.impl for v in value.split(",") if v.strip()]
+    pins = {}
+    for value in args.role:
+        role, sep, name = value.partition("=")
+        if not sep or not role.strip() or not name.strip():
+            raise UsageError(f"--role takes ROLE=NAME, got {value!r}")
+        pins[role.strip()] = name.strip()
+    return selected, dict(zip(args.name, args.driver)), pins
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_implementation_arguments(parser)
     parser.add_argument("--case", action="append", default=[], metavar="ID", help="run only this case (repeatable)")
     parser.add_argument("--req", action="append", default=[], metavar="ID", help="run only cases citing this requirement ID or ID prefix (e.g. SIMPLE-LOCK)")
     parser.add_argument("--group", action="append", default=[], metavar="GROUP", help="run only this case group (simple, normal, ...)")
@@ -52,8 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def pytest_args(args: argparse.Namespace) -> list[str]:
-    if len(args.driver) != len(args.name):
-        raise UsageError("every --driver needs a --name (and the other way round)")
+    implementation_choices(args)  # usage errors before pytest starts
     case_dirs = args.cases or [default_cases_dir()]
     for directory in case_dirs:
         if not directory.is_dir():

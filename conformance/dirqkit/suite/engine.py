@@ -112,10 +112,12 @@ class Engine:
         self.handles: dict[str, Any] = {}
         self.members: dict[str, list[Any]] = {}  # set cases: each role's member queue handles
         self.feeders: list[treeops.FifoFeeder] = []  # FIFOs the case planted, fed until it ends
+        self.last: OpError | Any = None  # what the last op step returned, or the error it got
 
     def fail(self, index: int, step: dict[str, Any], message: str, violated: tuple[str, ...] = ()) -> CaseFailed:
         requirement = violated[0] if violated else step.get("requirement")
-        return CaseFailed(index, requirement, f"step {index + 1} (line {self.case.step_lines[index]}): {message}", violated)
+        line = f" (line {self.case.step_lines[index]})" if index < len(self.case.step_lines) else ""  # generated steps have none
+        return CaseFailed(index, requirement, f"step {index + 1}{line}: {message}", violated)
 
     def open_args(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """The case's queue as ``open`` arguments; an ``open`` step may override path and options."""
@@ -186,8 +188,9 @@ class Engine:
             handle, args = self.target(role, step["op"], args)
             call_args = wire_args(step["op"], args) if handle is None else {"queue": handle, **wire_args(step["op"], args)}
         try:
-            result = actor.call(step["op"], call_args)
+            result = self.last = actor.call(step["op"], call_args)
         except OpError as error:
+            self.last = error
             self.run.log.append(f"{label} -> error {error.kind}: {error.message}")
             if "error" in step and step["error"] in (error.kind, "any"):
                 missing = [part for part in substitute(step.get("message", []), self.run.bindings) if part not in error.message]
@@ -260,6 +263,28 @@ class Engine:
         if failures:
             raise failures[0]
 
+    def run_step(self, index: int, step: dict[str, Any]) -> None:
+        """One step of any kind (raises CaseFailed when it does not go as the step says)."""
+        if "op" in step:
+            self.op_step(index, step)
+        elif "parallel" in step:
+            self.parallel_step(index, step)
+        elif "fs" in step:
+            action = substitute(step["fs"], self.run.bindings)
+            self.run.log.append(f"kit fs {_describe(action)}")
+            feeder = treeops.apply_fs(self.run.top, self.run.work, action)
+            if feeder is not None:
+                self.feeders.append(feeder)
+        elif any(kind in step for kind in ("check", "stress", "crash", "fault")):
+            self.scenario_step(index, step)
+        else:
+            expectation = substitute(step["tree"], self.run.bindings)
+            self.run.log.append(f"kit checks tree {_describe(expectation)}")
+            try:
+                treeops.check_tree(self.run.top, self.run.work, expectation)
+            except treeops.TreeMismatch as mismatch:
+                raise self.fail(index, step, f"tree: {mismatch}") from None
+
     def execute(self) -> CaseRun:
         self.run.work.mkdir(parents=True, exist_ok=True)
         # A fixture step builds its tree in TOP now, before the roles open the queue,
@@ -275,23 +300,5 @@ class Engine:
     def run_steps(self, steps: list[tuple[int, dict[str, Any]]]) -> None:
         self.open_queues()
         for index, step in steps:
-            if "op" in step:
-                self.op_step(index, step)
-            elif "parallel" in step:
-                self.parallel_step(index, step)
-            elif "fs" in step:
-                action = substitute(step["fs"], self.run.bindings)
-                self.run.log.append(f"kit fs {_describe(action)}")
-                feeder = treeops.apply_fs(self.run.top, self.run.work, action)
-                if feeder is not None:
-                    self.feeders.append(feeder)
-            elif any(kind in step for kind in ("check", "stress", "crash", "fault")):
-                self.scenario_step(index, step)
-            else:
-                expectation = substitute(step["tree"], self.run.bindings)
-                self.run.log.append(f"kit checks tree {_describe(expectation)}")
-                try:
-                    treeops.check_tree(self.run.top, self.run.work, expectation)
-                except treeops.TreeMismatch as mismatch:
-                    raise self.fail(index, step, f"tree: {mismatch}") from None
+            self.run_step(index, step)
         self.close_queues()

@@ -1,0 +1,386 @@
+"""The state machine Hypothesis drives: driver ops over two to four actors, kit actions between them.
+
+Every rule turns into case steps (the same dicts a YAML case holds) that
+the suite's engine runs, so a generated step fails exactly as it would in
+``dirqkit run``. The oracle (:mod:`dirqkit.fuzz.oracle`) says what each op
+must return and what the tree must look like after it. A step that breaks a
+requirement raises :class:`Finding`, unless the expectations already know
+that deviation of that implementation: then the example stops there (the
+model no longer describes the tree) and the search goes on.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+
+from dirqkit.drivers.client import DriverError, OpError
+from dirqkit.fuzz.oracle import BACKDATES, LIMITS, PLANTED_OLD_DIR, Element, Model, Planted, literal
+from dirqkit.suite.caseload import Case
+from dirqkit.suite.engine import CaseFailed, Engine
+from dirqkit.suite.roles import Assignment
+
+ROLES = "abcd"  # actor i is role ROLES[i]
+FIELD_NAMES = ("body", "header", "data", "x9", "Note")
+FIELD_TYPES = ("string", "binary", "table")
+# No "$" in text: a case string substitutes $name (binary data goes as base64 instead)
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="$"), max_size=12)
+TABLE_TEXT = st.text(st.sampled_from("ab\\\t\nZé€ =\r"), max_size=6)
+SIZES = st.one_of(st.integers(0, 40), st.sampled_from([4095, 4096, 65536, 100001]))
+
+
+class Finding(AssertionError):
+    """A step broke a requirement that no expectation names for that implementation."""
+
+    def __init__(self, requirement: str, implementation: str, role: str, message: str, outcome: str = "FAIL") -> None:
+        super().__init__(f"{outcome} {requirement} by {implementation} (role {role}): {message}")
+        self.requirement, self.implementation, self.role, self.message, self.outcome = (
+            requirement, implementation, role, message, outcome)
+
+
+class BudgetSpent(BaseException):
+    """The time budget ran out before an example started (stops the search, never a verdict)."""
+
+
+class ShrinkSpent(BaseException):
+    """The replays allowed for shrinking a finding are spent: the smallest failing example seen stands."""
+
+
+def payload(size: int, seed: bytes) -> bytes:
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+def typed(kind: str, value: Any) -> dict[str, Any]:
+    if kind == "binary":
+        return {"type": "binary", "base64": base64.b64encode(value).decode("ascii")}
+    return {"type": kind, "value": value}
+
+
+VALUES = {"string": TEXT, "binary": st.binary(max_size=24), "table": st.dictionaries(TABLE_TEXT, TABLE_TEXT, max_size=3)}
+
+
+def machine_class(session: Any) -> type[RuleBasedStateMachine]:
+    """The machine for one fuzz session (its implementations, pins and queue type)."""
+    plan = session.plan
+    simple = plan.queue_type == "simple"
+
+    class FuzzMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.trace: list[dict[str, Any]] = []
+            self.roles: dict[str, str] = {}
+            self.stopped = False
+            session.example_started(self)  # may stop this example before it starts (a spent shrink budget)
+            self.actors: dict[str, Any] = {}
+            self.scratch = Path(tempfile.mkdtemp(prefix="dirqkit-fuzz-"))
+            self.planted_names = 0
+            self.queue: dict[str, Any] = {"type": plan.queue_type}
+            self.model = Model(plan.queue_type, {})  # replaced when the actors have opened the queue
+
+        # -- set-up ------------------------------------------------------
+
+        @initialize(impls=st.lists(st.sampled_from(plan.names), min_size=2, max_size=4),
+                    schema=st.lists(st.tuples(st.sampled_from(FIELD_NAMES), st.sampled_from(FIELD_TYPES), st.booleans()),
+                                    min_size=1, max_size=3, unique_by=lambda f: f[0]),
+                    maxelts=st.sampled_from([None, 1, 2, 3]))
+        def start(self, impls: list[str], schema: list[tuple[str, str, bool]], maxelts: int | None) -> None:
+            if not simple:  # the first field is mandatory (SCHEMA-3)
+                self.queue["schema"] = {name: kind + ("?" if optional and i else "") for i, (name, kind, optional) in enumerate(schema)}
+                if maxelts:
+                    self.queue["options"] = {"maxelts": maxelts}
+            if self.stopped:
+                return
+            count = max(len(impls), *(ROLES.index(r) + 1 for r in plan.pins), 2)
+            impls = (impls * 4)[:count]
+            self.roles = {ROLES[i]: plan.pins.get(ROLES[i], impls[i]) for i in range(count)}
+            case = Case(id="fuzz", title="generated", requirements=("SPEC-1",), queue=self.queue,
+                        roles={role: "consumer" for role in self.roles}, steps=(), group="fuzz", where="dirqkit fuzz")
+            self.actors = session.pool.actors(Assignment(tuple(self.roles.items())), plan.implementations, None)
+            self.engine = Engine(case, self.actors, self.scratch / "queue", self.scratch / "work")
+            self.engine.run.work.mkdir(parents=True)
+            self.model = Model(plan.queue_type, self.engine.run.bindings, self.queue.get("schema", {}), maxelts or 16000)
+            try:
+                self.engine.open_queues()
+            except OpError as error:
+                role = next(r for r in self.roles if r not in self.engine.handles)
+                self.blame(role, "SCHEMA-2" if not simple else "COMMON-1", f"open {self.queue} failed: {error.kind}: {error.message}")
+
+        def teardown(self) -> None:
+            try:
+                if self.actors and not self.stopped:
+                    self.engine.close_queues()
+            except (OpError, DriverError):
+                pass
+            finally:
+                session.pool.release(self.actors)
+                shutil.rmtree(self.scratch, ignore_errors=True)
+                session.example_ended(self)
+
+        # -- running steps -------------------------------------------------
+
+        def role(self, actor: int) -> str:
+            return ROLES[actor % len(self.roles)]
+
+        def act(self, role: str | None, step: dict[str, Any]) -> bool:
+            """Run one step; record it; True if it went as the oracle said."""
+            if role is not None:
+                step = {"role": role, **step}
+            index = len(self.trace)
+            self.trace.append(step)
+            try:
+                self.engine.run_step(index, step)
+            except CaseFailed as failed:
+                if "op" in step:
+                    step["requirement"] = self.model.refine(step, self.engine.last)
+                self.blame(role or self.last_role, step.get("requirement") or "SPEC-1", failed.message)
+                return False
+            except DriverError as error:
+                self.blame(role or self.last_role, step.get("requirement") or "SPEC-1", str(error), error.outcome)
+                return False
+            if "op" in step:
+                self.last_role = role
+                session.ops += 1
+            return True
+
+        def check(self, checks: list[tuple[str, dict[str, Any]]]) -> None:
+            """Tree checks after an op: only one that fails is kept in the trace."""
+            for requirement, expectation in checks:
+                if self.stopped:
+                    return
+                step = {"tree": expectation, "requirement": requirement}
+                if not self.act(None, step):
+                    return
+                self.trace.remove(step)
+
+        def blame(self, role: str, requirement: str, message: str, outcome: str = "FAIL") -> None:
+            implementation = self.roles[role]
+            if (implementation, requirement) in session.known:
+                self.stopped = True  # a known deviation: the model no longer holds
+                session.known_seen += 1
+                return
+            finding = Finding(requirement, implementation, role, message, outcome)
+            session.finding_raised(self, finding)
+            raise finding
+
+        def element(self, index: int) -> Element:
+            return self.model.elements[index % len(self.model.elements)]
+
+        def fresh_name(self) -> str:
+            self.planted_names += 1
+            return f"{0xfeed0000 + self.planted_names:014x}"
+
+        # -- producer ops ----------------------------------------------------
+
+        @rule(actor=st.integers(0, 3), size=SIZES, seed=st.binary(min_size=1, max_size=6), data=st.data())
+        def add(self, actor: int, size: int, seed: bytes, data: st.DataObject) -> None:
+            value: Any = payload(size, seed)
+            if not simple:  # the same draws whether or not the example stopped (a replay must draw alike)
+                value = {}
+                for name, kind in self.queue["schema"].items():
+                    drawn = data.draw(VALUES[kind.rstrip("?")])
+                    if data.draw(st.booleans()) or not kind.endswith("?"):
+                        value[name] = typed(kind.rstrip("?"), drawn)
+            if self.stopped:
+                return
+            var = f"e{len(self.model.elements) + 1}"
+            if self.act(self.role(actor), self.model.add_step(var, value)):
+                self.check(self.model.layout_checks(self.model.added(var, value)))
+
+        @rule(actor=st.integers(0, 3), size=SIZES, seed=st.binary(min_size=1, max_size=6))
+        def add_path(self, actor: int, size: int, seed: bytes) -> None:
+            if self.stopped or not simple:
+                return
+            var = f"e{len(self.model.elements) + 1}"
+            value = payload(size, seed)
+            source = f"WORK/{var}"
+            self.act(None, {"fs": {"write": source, **literal(value)}})
+            step = {"op": "add_path", "args": {"path": f"$WORK/{var}"}, "bind": var,
+                    "expect": {"match": "[0-9a-f]{8}/[0-9a-f]{14}"}, "requirement": "SIMPLE-ADDPATH-1"}
+            if self.act(self.role(actor), step):
+                self.model.added(var, value)
+                self.check([("SIMPLE-ADDPATH-1", {"absent": [source]}),
+                            ("SIMPLE-ADDPATH-2", {"kind": {f"${var}": "file"}, "content": {f"${var}": literal(value)}})])
+
+        # -- consumer ops ----------------------------------------------------
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), permissive=st.sampled_from([None, True, False]))
+        def lock(self, actor: int, index: int, permissive: bool | None) -> None:
+            if self.stopped or not self.model.elements:
+                return
+            element = self.element(index)
+            step = self.model.lock_step(element, permissive)
+            if self.act(self.role(actor), step):
+                self.check(self.model.locked(element) if step.get("expect") is True else self.model.unchanged(element, step["requirement"]))
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), permissive=st.sampled_from([None, True, False]))
+        def unlock(self, actor: int, index: int, permissive: bool | None) -> None:
+            if self.stopped or not self.model.elements:
+                return
+            element = self.element(index)
+            step = self.model.unlock_step(element, permissive)
+            if self.act(self.role(actor), step):
+                if step.get("expect") is True:
+                    checks = self.model.unlocked(element)
+                    element.age = element.age if simple else 0  # Normal: the rmdir of locked changes the element's mtime
+                    self.check(checks)
+                else:
+                    self.check(self.model.unchanged(element, step["requirement"]))
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        def touch(self, actor: int, index: int) -> None:
+            if self.stopped or not self.model.elements:
+                return
+            element = self.element(index)
+            step = self.model.touch_step(element)
+            if self.act(self.role(actor), step) and element.present:
+                self.check(self.model.touched(element))
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        def get(self, actor: int, index: int) -> None:
+            if self.stopped or not self.model.elements:
+                return
+            self.act(self.role(actor), self.model.get_step(self.element(index)))
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        def get_path(self, actor: int, index: int) -> None:
+            if self.stopped or not any(e.locked for e in self.model.elements):
+                return
+            locked = [e for e in self.model.elements if e.locked]
+            self.act(self.role(actor), self.model.get_path_step(locked[index % len(locked)]))
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        def remove(self, actor: int, index: int) -> None:
+            if self.stopped or not self.model.elements:
+                return
+            element = self.element(index)
+            step = self.model.remove_step(element)
+            if self.act(self.role(actor), step):
+                self.check(self.model.removed(element) if "expect" in step else self.model.unchanged(element, step["requirement"]))
+
+        @rule(actor=st.integers(0, 3))
+        def count(self, actor: int) -> None:
+            if not self.stopped:
+                self.act(self.role(actor), self.model.count_step())
+
+        @rule(actor=st.integers(0, 3))
+        def iterate(self, actor: int) -> None:
+            if not self.stopped:
+                self.act(self.role(actor), self.model.list_step())
+
+        @rule(actor=st.integers(0, 3), maxtemp=st.sampled_from([None, *LIMITS]), maxlock=st.sampled_from([None, *LIMITS]))
+        def purge(self, actor: int, maxtemp: int | None, maxlock: int | None) -> None:
+            if not self.stopped and self.act(self.role(actor), self.model.purge_step(maxtemp, maxlock)):
+                self.check(self.model.purged(maxtemp, maxlock))
+
+        # -- kit actions -------------------------------------------------
+
+        def dir_with_room(self, index: int) -> str | None:
+            """An existing intermediate directory, as a case path."""
+            dirs = self.model.existing_dirs()
+            return self.model.dir_ref(dirs[index % len(dirs)]) if dirs else None
+
+        @rule(index=st.integers(0, 63), seconds=st.sampled_from(BACKDATES))
+        def backdate(self, index: int, seconds: int) -> None:
+            if self.stopped or not self.model.live():
+                return
+            live = self.model.live()
+            element = live[index % len(live)]
+            if self.act(None, {"fs": {"backdate": [f"${element.var}"], "seconds": seconds}}):
+                element.age = seconds
+
+        @rule(index=st.integers(0, 63), age=st.sampled_from([0, *BACKDATES]), foreign_inside=st.booleans())
+        def plant_temp(self, index: int, age: int, foreign_inside: bool) -> None:
+            """A leftover of a producer that died: a Simple .tmp, a Normal temporary/N."""
+            if self.stopped:
+                return
+            name = self.fresh_name()
+            if simple:
+                directory = self.dir_with_room(index)
+                if directory is None:
+                    return
+                path, inner = f"{directory}/{name}.tmp", None
+                self.act(None, {"fs": {"write": path, "text": "partial"}})
+            else:
+                field_name = next(iter(self.queue["schema"]))
+                path, inner = f"temporary/{name}", (f"temporary/{name}/notes.txt" if foreign_inside else None)
+                self.act(None, {"fs": {"write": f"{path}/{field_name}", "text": "partial"}})
+                if inner:
+                    self.act(None, {"fs": {"write": inner, "text": "not the queue's"}})
+            if age:
+                self.act(None, {"fs": {"backdate": [path], "seconds": age}})
+            real = self.model.resolve(path).split("/", 1)[0] if simple else None
+            self.model.planted.append(Planted(path, "temp", real, age, inner=inner))
+
+        @rule(index=st.integers(0, 63), choice=st.integers(0, 4), at_top=st.booleans())
+        def plant_foreign(self, index: int, choice: int, at_top: bool) -> None:
+            """An entry the format does not own (COMMON-2), or an element name of the wrong type (ITER-4)."""
+            if self.stopped:
+                return
+            hexname = self.fresh_name()
+            if simple:
+                kinds = [("file", "notes.txt"), ("file", f"{hexname}.bak"), ("dir", f"{hexname}.tmp"), ("dir", f"{hexname}.lck"), ("dir", hexname)]
+            else:
+                kinds = [("file", "notes.txt"), ("dir", "backup"), ("file", hexname), ("file", f"{hexname}.bak"), ("dir", f"{hexname}x")]
+            kind, name = kinds[choice % len(kinds)]
+            directory = None if at_top else self.dir_with_room(index)
+            if directory is None:
+                name = f"{name}.top"  # a name at TOP that is no intermediate directory
+            path = f"{directory}/{name}" if directory else name
+            if kind == "file":
+                self.act(None, {"fs": {"write": path, "text": "not the queue's"}})
+            else:
+                self.act(None, {"fs": {"mkdir": path}})
+            wrong_type = name == hexname
+            real = self.model.resolve(directory) if directory else None
+            self.model.planted.append(Planted(path, "wrongtype" if wrong_type else "foreign", real))
+
+        @rule(index=st.integers(0, 63))
+        def plant_symlink(self, index: int) -> None:
+            """A symbolic link named like an element (ITER-4, SEC-1): never yielded, counted or followed."""
+            if self.stopped or not self.model.existing_dirs():
+                return
+            directory = self.dir_with_room(index)
+            assert directory is not None
+            target = "WORK/target" if simple else "WORK/target/body"
+            if not os.path.lexists(self.engine.run.work / "target"):
+                self.act(None, {"fs": {"write": target, "text": "outside the queue"}})
+            path = f"{directory}/{self.fresh_name()}"
+            self.act(None, {"fs": {"symlink": path, "target": "$WORK/target"}})
+            self.model.planted.append(Planted(path, "symlink", self.model.resolve(directory)))
+
+        @rule()
+        def plant_directory(self) -> None:
+            """An empty intermediate directory: Simple, an old one; Normal, the next one, as a producer just made it."""
+            if self.stopped:
+                return
+            dirs = self.model.existing_dirs()
+            if simple:
+                name = PLANTED_OLD_DIR
+            else:
+                name = f"{int(dirs[-1], 16) + 1:08x}" if dirs else "00000000"
+            if self.model.dirs.get(name) or os.path.lexists(self.engine.run.top / name):
+                return
+            if self.act(None, {"fs": {"mkdir": name}}):
+                self.model.dirs[name] = True
+
+        @rule(index=st.integers(0, 63))
+        def remove_empty_directory(self, index: int) -> None:
+            """A purger elsewhere removed an intermediate directory that was empty."""
+            if self.stopped or not self.model.existing_dirs():
+                return
+            empty = [d for d in self.model.existing_dirs() if self.model.entries(d) == 0
+                     and (self.engine.run.top / d).is_dir() and not os.listdir(self.engine.run.top / d)]
+            if empty:
+                directory = empty[index % len(empty)]
+                if self.act(None, {"fs": {"remove": self.model.dir_ref(directory)}}):
+                    self.model.dirs[directory] = False
+
+    FuzzMachine.last_role = None  # type: ignore[attr-defined]
+    return FuzzMachine

@@ -1,0 +1,303 @@
+"""What SPEC.md allows after each generated step: a model of the queue, and the checks it implies.
+
+The model knows every element the fuzzer added (by binding name: ``$e3``,
+whatever name the implementation gave it), whether it is present and
+locked, how old the kit made its lock time, and what the kit planted in the
+tree. From it come, for each op, the step a case would hold (``expect`` or
+``error``, citing the requirement) and, after it, the ``tree`` checks that
+must hold on disk, each citing its own requirement. Ages are discrete (just
+set, or backdated by an hour or two days) against limits of 0, 30 minutes
+or a day, so staleness never depends on how long a step took.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+from dirqref.table import serialize
+
+ELEMENT_ID = "[0-9a-f]{8}/[0-9a-f]{14}"
+BACKDATES = (3600, 172800)  # the ages the kit gives lock times and temps
+LIMITS = (0, 1800, 86400)  # maxtemp / maxlock values a purge gets (0: that class is not purged)
+DEFAULT_LIMITS = {"maxtemp": 300, "maxlock": 600}  # COMMON-8
+PLANTED_OLD_DIR = "00000001"  # an intermediate directory older than any a producer makes now
+
+
+def literal(data: bytes) -> dict[str, str]:
+    """A case data literal: text when it is plain printable ASCII (and no $, which a case substitutes), else base64."""
+    if all(32 <= b < 127 for b in data) and b"$" not in data:
+        return {"text": data.decode("ascii")}
+    return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+@dataclass
+class Element:
+    var: str  # the binding of the add's result
+    data: Any  # Simple: bytes; Normal: typed fields, as get returns them
+    present: bool = True
+    locked: bool = False
+    age: int = 0  # how far the kit backdated the lock time (0: set just now)
+
+
+@dataclass
+class Planted:
+    path: str  # case path, may use ${eN:dir}
+    kind: str  # temp, foreign, symlink, dir
+    directory: str | None  # actual intermediate directory it lies in (None: elsewhere)
+    age: int = 0
+    present: bool = True
+    inner: str | None = None  # Normal temp: a foreign file planted inside it
+
+
+def stale(age: int, limit: int) -> bool:
+    """COMMON-5 with discrete ages: a limit of 0 purges nothing of that class."""
+    return limit != 0 and age > limit
+
+
+@dataclass
+class Model:
+    queue_type: str
+    bindings: dict[str, Any]  # the engine's: $eN -> the identifier the implementation returned
+    schema: dict[str, str] = field(default_factory=dict)
+    maxelts: int = 16000
+    elements: list[Element] = field(default_factory=list)
+    planted: list[Planted] = field(default_factory=list)
+    dirs: dict[str, bool] = field(default_factory=dict)  # actual intermediate directory -> exists
+
+    # -- names ----------------------------------------------------------
+
+    @property
+    def simple(self) -> bool:
+        return self.queue_type == "simple"
+
+    def ident(self, element: Element) -> str:
+        return str(self.bindings[element.var])
+
+    def dir_of(self, element: Element) -> str:
+        return self.ident(element).split("/", 1)[0]
+
+    def dir_ref(self, directory: str) -> str:
+        """How a case names an intermediate directory: through the first element in it, else literally."""
+        for element in self.elements:
+            if self.dir_of(element) == directory:
+                return f"${{{element.var}:dir}}"
+        return directory
+
+    def live(self) -> list[Element]:
+        return [e for e in self.elements if e.present]
+
+    def entries(self, directory: str) -> int:
+        """What readdir of an intermediate directory shows besides . and .. (NORMAL-DIR-2)."""
+        return (sum(1 for e in self.live() if self.dir_of(e) == directory)
+                + sum(1 for p in self.planted if p.present and p.directory == directory))
+
+    def existing_dirs(self) -> list[str]:
+        return sorted(d for d, exists in self.dirs.items() if exists)
+
+    # -- ops: the step a case holds ---------------------------------------
+
+    def add_step(self, var: str, data: Any) -> dict[str, Any]:
+        if self.simple:
+            return {"op": "add", "args": {"data": literal(data)}, "bind": var,
+                    "expect": {"match": ELEMENT_ID}, "requirement": "SIMPLE-ADD-5"}
+        target, requirement = self.insertion_dir()
+        return {"op": "add", "args": {"data": data}, "bind": var,
+                "expect": {"match": f"{target}/[0-9a-f]{{14}}"}, "requirement": requirement}
+
+    def insertion_dir(self) -> tuple[str, str]:
+        """NORMAL-DIR-1: the greatest directory while it has room, else the next; an empty one is used (NORMAL-DIR-4)."""
+        dirs = self.existing_dirs()
+        if not dirs:
+            return "00000000", "NORMAL-DIR-1"
+        greatest = dirs[-1]
+        entries = self.entries(greatest)
+        if entries == 0:
+            return greatest, "NORMAL-DIR-4"
+        return (greatest if entries < self.maxelts else f"{int(greatest, 16) + 1:08x}"), "NORMAL-DIR-1"
+
+    def added(self, var: str, data: Any) -> Element:
+        element = Element(var, data)
+        self.elements.append(element)
+        self.dirs[self.dir_of(element)] = True
+        return element
+
+    def req(self, simple: str, normal: str) -> str:
+        return simple if self.simple else normal
+
+    def lock_step(self, element: Element, permissive: bool | None) -> dict[str, Any]:
+        args: dict[str, Any] = {"name": f"${element.var}"}
+        if permissive is not None:
+            args["permissive"] = permissive
+        step = {"op": "lock", "args": args}
+        if element.present and not element.locked:
+            return {**step, "expect": True, "requirement": self.req("SIMPLE-LOCK-1", "NORMAL-LOCK-1")}
+        requirement = self.req("SIMPLE-LOCK-2", "NORMAL-LOCK-1")
+        if permissive is False:
+            return {**step, "error": "locked" if element.present else "not_found", "requirement": requirement}
+        return {**step, "expect": False, "requirement": requirement}
+
+    def unlock_step(self, element: Element, permissive: bool | None) -> dict[str, Any]:
+        args: dict[str, Any] = {"name": f"${element.var}"}
+        if permissive is not None:
+            args["permissive"] = permissive
+        requirement = self.req("SIMPLE-UNLOCK-1", "NORMAL-UNLOCK-1")
+        if element.present and element.locked:
+            return {"op": "unlock", "args": args, "expect": True, "requirement": requirement}
+        if permissive:
+            return {"op": "unlock", "args": args, "expect": False, "requirement": requirement}
+        return {"op": "unlock", "args": args, "error": "not_locked", "requirement": requirement}
+
+    def touch_step(self, element: Element) -> dict[str, Any]:
+        step = {"op": "touch", "args": {"name": f"${element.var}"}, "requirement": self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1")}
+        return {**step, "expect": None} if element.present else {**step, "error": "not_found"}
+
+    def get_step(self, element: Element) -> dict[str, Any]:
+        step = {"op": "get", "args": {"name": f"${element.var}"}}
+        if not (element.present and element.locked):
+            return {**step, "error": "not_locked", "requirement": self.req("SIMPLE-GET-1", "NORMAL-GET-1")}
+        if self.simple:
+            return {**step, "expect": literal(element.data), "requirement": "SIMPLE-GET-1"}
+        return {**step, "expect": element.data, "requirement": "NORMAL-GET-2"}
+
+    def get_path_step(self, element: Element) -> dict[str, Any]:
+        path = f"$TOP/${{{element.var}}}.lck" if self.simple else f"$TOP/${{{element.var}}}"
+        return {"op": "get_path", "args": {"name": f"${element.var}"}, "expect": path,
+                "requirement": self.req("SIMPLE-GET-2", "NORMAL-GET-3")}
+
+    def remove_step(self, element: Element) -> dict[str, Any]:
+        step = {"op": "remove", "args": {"name": f"${element.var}"}}
+        if element.present and element.locked:
+            return {**step, "expect": None, "requirement": self.req("SIMPLE-REMOVE-2", "NORMAL-REMOVE-2")}
+        return {**step, "error": "not_locked", "requirement": self.req("SIMPLE-REMOVE-1", "NORMAL-REMOVE-1")}
+
+    def count_step(self) -> dict[str, Any]:
+        return {"op": "count", "expect": len(self.live()), "requirement": self.req("SIMPLE-COUNT-1", "NORMAL-COUNT-1")}
+
+    def list_step(self) -> dict[str, Any]:
+        ordered = sorted(self.live(), key=self.ident)
+        return {"op": "list", "expect": [f"${e.var}" for e in ordered], "requirement": "ITER-1"}
+
+    def purge_step(self, maxtemp: int | None, maxlock: int | None) -> dict[str, Any]:
+        args = {k: v for k, v in (("maxtemp", maxtemp), ("maxlock", maxlock)) if v is not None}
+        return {"op": "purge", "args": args, "expect": None, "requirement": self.req("SIMPLE-PURGE-1", "NORMAL-PURGE-1")}
+
+    def refine(self, step: dict[str, Any], outcome: Any) -> str:
+        """The requirement a step that did not go as predicted breaks, from what it did instead."""
+        if step["op"] == "list" and isinstance(outcome, list):
+            wanted = [self.ident(e) for e in self.live()]
+            if sorted(map(str, outcome)) == sorted(wanted):
+                return "ITER-1"
+            planted = {self.resolve(p.path) for p in self.planted if p.present and p.kind in ("symlink", "wrongtype")}
+            return "ITER-4" if set(map(str, outcome)) - set(wanted) <= planted and set(wanted) <= set(outcome) else "ITER-3"
+        if step["op"] == "lock" and "permissive" not in step["args"] and getattr(outcome, "kind", None) in ("locked", "not_found"):
+            return self.req("SIMPLE-LOCK-4", "NORMAL-LOCK-1")  # refused as a strict lock would: the default is not permissive
+        if step["op"] == "count" and isinstance(outcome, int):
+            wrong_kind = sum(1 for p in self.planted if p.present and p.kind in ("symlink", "wrongtype"))
+            return "ITER-4" if wrong_kind and outcome == len(self.live()) + wrong_kind else step["requirement"]
+        return str(step["requirement"])
+
+    def resolve(self, path: str) -> str:
+        """A case path with ${eN:dir} replaced (for comparing with what an implementation returned)."""
+        for element in self.elements:
+            path = path.replace(f"${{{element.var}:dir}}", self.dir_of(element))
+        return path
+
+    # -- after the op: the model moves on, and the tree checks ------------
+
+    def locked(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
+        element.locked, element.age = True, 0
+        if self.simple:
+            return [("SIMPLE-LOCK-1", {"kind": {f"${element.var}.lck": "file"}}),
+                    ("SIMPLE-LOCK-3", {"fresh": [f"${element.var}"]})]
+        return [("NORMAL-LOCK-1", {"kind": {f"${element.var}/locked": "dir"}}),
+                ("NORMAL-LOCK-3", {"fresh": [f"${element.var}"]})]
+
+    def lock_of(self, element: Element) -> str:
+        return f"${element.var}.lck" if self.simple else f"${element.var}/locked"
+
+    def unlocked(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
+        element.locked = False
+        return [(self.req("SIMPLE-UNLOCK-1", "NORMAL-UNLOCK-1"), {"absent": [self.lock_of(element)]})]
+
+    def touched(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
+        element.age = 0
+        return [(self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1"), {"fresh": [f"${element.var}"]})]
+
+    def removed(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
+        element.present = element.locked = False
+        checks = [(self.req("SIMPLE-REMOVE-2", "NORMAL-REMOVE-2"), {"absent": [f"${element.var}", self.lock_of(element)]})]
+        if not self.simple:
+            checks.append(("NORMAL-REMOVE-2", {"count": {"obsolete/*": 0}}))
+        return checks
+
+    def unchanged(self, element: Element, requirement: str) -> list[tuple[str, dict[str, Any]]]:
+        """A refused op changed nothing: the element and its lock are as they were."""
+        where = "present" if element.locked else "absent"
+        if not element.present:
+            return [(requirement, {"absent": [f"${element.var}", self.lock_of(element)]})]
+        return [(requirement, {"present": [f"${element.var}"], where: [self.lock_of(element)]})]
+
+    def layout_checks(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
+        """Just added: the element holds its data, and no temp of the add is left."""
+        var = element.var
+        temps = [p for p in self.planted if p.present and p.kind == "temp"]
+        if self.simple:
+            directory = self.dir_of(element)
+            left = sum(1 for p in self.planted if p.present and p.directory == directory and p.path.endswith(".tmp"))
+            return [("SIMPLE-LAYOUT-1", {"kind": {f"${var}": "file"}, "content": {f"${var}": literal(element.data)}}),
+                    ("SIMPLE-ADD-5", {"count": {f"${{{var}:dir}}/*.tmp": left}})]
+        checks: list[tuple[str, dict[str, Any]]] = [("NORMAL-ADD-4", {"kind": {f"${var}": "dir"}, "count": {"temporary/*": len(temps)}})]
+        for name, value in element.data.items():
+            if value["type"] == "table":
+                encoded = serialize(value["value"])
+                requirement = "TABLE-3" if not value["value"] else "TABLE-1"
+                checks.append((requirement, {"content": {f"${var}/{name}": {"base64": base64.b64encode(encoded).decode()}}}))
+            else:
+                content = {"text": value["value"]} if value["type"] == "string" else {"base64": value["base64"]}
+                checks.append(("NORMAL-ADD-3", {"content": {f"${var}/{name}": content}}))
+        return checks
+
+    def purged(self, maxtemp: int | None, maxlock: int | None) -> list[tuple[str, dict[str, Any]]]:
+        """SIMPLE-PURGE-*/NORMAL-PURGE-*: stale temps and locks go, the rest stays, empty old directories go."""
+        temp_limit = DEFAULT_LIMITS["maxtemp"] if maxtemp is None else maxtemp
+        lock_limit = DEFAULT_LIMITS["maxlock"] if maxlock is None else maxlock
+        keep = self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-5")
+        checks: list[tuple[str, dict[str, Any]]] = []
+        dirs = self.existing_dirs()
+        if not self.simple:  # NORMAL: the directory pass comes first, before locks and temps (6.12)
+            checks += self.empty_dirs_gone(dirs, "NORMAL-PURGE-2")
+        for element in self.live():
+            checks.append((keep, {"present": [f"${element.var}"]}))
+            if element.locked and stale(element.age, lock_limit):
+                element.locked = False
+                checks.append((self.req("SIMPLE-PURGE-3", "NORMAL-PURGE-4"), {"absent": [self.lock_of(element)]}))
+            elif element.locked:
+                checks.append((self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-4"), {"present": [self.lock_of(element)]}))
+        for planted in [p for p in self.planted if p.present]:
+            if planted.kind == "temp" and stale(planted.age, temp_limit):
+                if planted.inner is None:
+                    planted.present = False
+                    checks.append((self.req("SIMPLE-PURGE-2", "NORMAL-PURGE-3"), {"absent": [planted.path]}))
+                else:  # NORMAL-PURGE-6: the foreign file keeps its temp directory
+                    checks.append(("NORMAL-PURGE-6", {"present": [planted.inner]}))
+            elif planted.kind == "temp":
+                checks.append((self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-3"), {"present": [planted.path]}))
+            else:
+                checks.append(("COMMON-2", {"present": [planted.path]}))
+        if self.simple:
+            checks += self.empty_dirs_gone(dirs, "SIMPLE-PURGE-5")
+        return checks
+
+    def empty_dirs_gone(self, dirs: list[str], requirement: str) -> list[tuple[str, dict[str, Any]]]:
+        checks = []
+        for directory in dirs:
+            if directory == dirs[-1]:
+                checks.append((requirement, {"present": [self.dir_ref(directory)]}))
+            elif self.entries(directory) == 0:
+                self.dirs[directory] = False
+                checks.append((requirement, {"absent": [self.dir_ref(directory)]}))
+            elif any(p.present and p.directory == directory and p.kind != "temp" for p in self.planted):
+                checks.append((self.req("SIMPLE-PURGE-6", "NORMAL-PURGE-5"), {"present": [self.dir_ref(directory)]}))
+        return checks

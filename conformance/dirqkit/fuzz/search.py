@@ -1,0 +1,155 @@
+"""One fuzz session: Hypothesis runs the state machine until the budget is spent, finding after finding.
+
+Each round runs the machine under Hypothesis with the session's seed; a
+finding is shrunk by Hypothesis, kept with the trace of its minimal example,
+and its (implementation, requirement) joins the suppressed ones so that the
+next round looks for something else. The example budget bounds the number
+of generated examples; the time budget only stops the search between
+examples and never interrupts the shrinking of a finding.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis.control import current_build_context
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import Flaky
+from hypothesis.stateful import run_state_machine_as_test
+
+from dirqkit.fuzz.machine import BudgetSpent, Finding, ShrinkSpent, machine_class
+from dirqkit.suite.actors import DriverPool, Implementation
+
+STEPS_PER_EXAMPLE = 20
+# Shrinking replays examples through the drivers; after this many replays (Plan.shrink) the session stops
+# Hypothesis and keeps the smallest failing example seen so far. A count, not a time: the same seed
+# shrinks to the same case on any machine.
+SHRINK_REPLAYS = 300
+EXAMPLES_IF_ONLY_TIMED = 1_000_000  # --seconds without --examples: time is the only bound
+
+
+@dataclass
+class Plan:
+    queue_type: str
+    implementations: dict[str, Implementation]
+    names: list[str]  # the implementations actors are drawn from
+    pins: dict[str, str]  # role (a..d) -> implementation
+    known: set[tuple[str, str]]  # (implementation, requirement) the expectations already name
+    seed: int
+    out: Path
+    examples: int | None = None
+    seconds: float | None = None
+    shrink: int = SHRINK_REPLAYS
+
+
+@dataclass
+class Found:
+    """A finding and the minimal example that shows it."""
+
+    finding: Finding
+    trace: list[dict[str, Any]]
+    roles: dict[str, str]
+    queue: dict[str, Any]
+    round: int
+
+
+@dataclass
+class Session:
+    plan: Plan
+    pool: DriverPool
+    progress: TextIO = sys.stderr
+    examples: int = 0  # generated (not replayed while shrinking)
+    ops: int = 0
+    known_seen: int = 0
+    found: list[Found] = field(default_factory=list)
+    flaky: list[str] = field(default_factory=list)
+    known: set[tuple[str, str]] = field(default_factory=set)  # the expectations' deviations, then this run's findings
+    _machine: Any = None
+    _shrinking: bool = False
+    _replays: int = 0
+    _round: int = 0
+    _best: Found | None = None
+    _spent: bool = False
+    _started: float = 0.0
+    _shown: float = 0.0
+
+    # -- called by the machine ------------------------------------------
+
+    def example_started(self, machine: Any) -> None:
+        if not self._shrinking:
+            if self.plan.seconds is not None and time.monotonic() - self._started > self.plan.seconds:
+                raise BudgetSpent()
+            if self.plan.examples is not None and self.examples >= self.plan.examples:
+                raise BudgetSpent()  # Hypothesis may go on a little past max_examples
+            self.examples += 1
+        else:
+            self._replays += 1
+            if self._replays > self.plan.shrink and not current_build_context().is_final:
+                self._spent = True
+                raise ShrinkSpent()  # Hypothesis reports it as a flaky example; round() knows better
+        self._machine = machine
+
+    def example_ended(self, machine: Any) -> None:
+        self.show()
+
+    def finding_raised(self, machine: Any, finding: Finding) -> None:
+        self._shrinking = True  # from now on the round only shrinks: no budget check may stop it
+        found = Found(finding, list(machine.trace), dict(machine.roles), dict(machine.queue), self._round)
+        if self._best is None or len(found.trace) < len(self._best.trace):
+            self._best = found
+
+    # -- the search -------------------------------------------------------
+
+    def run(self) -> list[Found]:
+        self.known = set(self.plan.known)
+        self._started = time.monotonic()
+        budget = self.plan.examples if self.plan.examples is not None else EXAMPLES_IF_ONLY_TIMED
+        database = DirectoryBasedExampleDatabase(str(self.plan.out / "hypothesis-db"))
+        round_number = 0
+        try:
+            while self.examples < budget and self.round(round_number, budget - self.examples, database):
+                round_number += 1
+        except BudgetSpent:
+            pass
+        self.show(final=True)
+        return self.found
+
+    def round(self, number: int, examples: int, database: DirectoryBasedExampleDatabase) -> bool:
+        """One Hypothesis run; True if it ended on a finding (so another round may find more)."""
+        factory = machine_class(self)
+        factory._hypothesis_internal_use_seed = self.plan.seed + number  # what @seed sets: the run is reproducible
+        options = settings(max_examples=examples, stateful_step_count=STEPS_PER_EXAMPLE, deadline=None, database=database,
+                           suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
+                           phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
+        self._shrinking, self._replays, self._round, self._best, self._spent = False, 0, number, None, False
+        try:
+            run_state_machine_as_test(factory, settings=options)
+        except Finding as finding:  # Hypothesis's last replay is its minimal example
+            machine = self._machine
+            return self.keep(Found(finding, list(machine.trace), dict(machine.roles), dict(machine.queue), number))
+        except (ShrinkSpent, Flaky) as stop:
+            if self._spent and self._best is not None:  # the smallest failing example seen stands
+                return self.keep(self._best)
+            self.flaky.append(str(stop).splitlines()[0])
+        return False
+
+    def keep(self, found: Found) -> bool:
+        self.found.append(found)
+        self.known.add((found.finding.implementation, found.finding.requirement))  # whatever its outcome: look for something else
+        self.show()
+        return True
+
+    def show(self, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self._shown < 1.0:
+            return
+        self._shown = now
+        elapsed = max(now - self._started, 1e-6)
+        line = (f"dirqkit fuzz: {self.examples} examples, {self.ops} ops ({self.ops / elapsed:.0f} ops/s), "
+                f"{len(self.found)} finding(s), {self.known_seen} known deviation(s) met")
+        print(line, file=self.progress, flush=True)

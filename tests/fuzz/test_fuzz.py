@@ -1,0 +1,99 @@
+"""dirqkit fuzz: it finds a planted bug and writes a case that dirqkit run fails; it finds nothing in the
+reference; it is deterministic for a seed and budget; bad options are usage errors.
+
+Budgets are small (a few dozen examples, a short shrink) so that these run in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from scenario_testutil import REF_DRIVER, mutants
+
+from dirqkit.cli import main
+from dirqkit.suite.caseload import load_case_file
+
+MUTANT = next(m for m in mutants.MUTANTS if m.name == "lock-ignores-eexist")  # breaks SIMPLE-LOCK-2
+BUDGET = ["--examples", "25", "--shrink", "40", "--seed", "1"]
+
+
+def dirqkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dirqkit", *args], capture_output=True, text=True, timeout=900, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def mutant(tmp_path_factory: pytest.TempPathFactory) -> str:
+    source = mutants.build(MUTANT, tmp_path_factory.mktemp("mutant"))
+    return shlex.join(["env", f"PYTHONPATH={source}", *REF_DRIVER])
+
+
+def fuzz_mutant(driver: str, out: Path) -> subprocess.CompletedProcess[str]:
+    return dirqkit("fuzz", "--driver", driver, "--name", "mutant", "--impl", "mutant", *BUDGET, "--out", str(out), cwd=out.parent)
+
+
+@pytest.fixture(scope="module")
+def found(mutant: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path_factory.mktemp("fuzz") / "out"
+    return fuzz_mutant(mutant, out), out
+
+
+def test_finds_a_planted_bug_and_writes_a_case_dirqkit_run_fails(found, mutant, tmp_path):
+    done, out = found
+    assert done.returncode == 1, done.stdout + done.stderr
+    cases = {path: load_case_file(path)[0] for path in sorted((out / "cases").glob("*.yaml"))}
+    citing = [path for path, case in cases.items() if case.requirements[0] == MUTANT.requirement]
+    assert citing, f"no case cites {MUTANT.requirement}:\n{done.stdout}"
+    assert "re-run: dirqkit run --cases" in done.stdout
+    case = cases[citing[0]]
+    only = tmp_path / "cases"
+    only.mkdir()
+    (only / citing[0].name).write_text(citing[0].read_text())
+    report = tmp_path / "results.json"
+    pins = [arg for role in case.roles for arg in ("--role", f"{role}=mutant")]
+    rerun = dirqkit("run", "--cases", str(only), "--driver", mutant, "--name", "mutant", "--impl", "mutant", *pins, "-j", "0",
+                    "--json", str(report), "--results", str(tmp_path / "evidence"), cwd=tmp_path)
+    assert rerun.returncode == 1, rerun.stdout[-3000:]
+    records = json.loads(report.read_text())["records"]
+    assert [r["outcome"] for r in records] == ["FAIL"]
+    assert records[0]["violated"] == [MUTANT.requirement]
+
+
+def test_same_seed_and_budget_same_cases(found, mutant, tmp_path):
+    again = fuzz_mutant(mutant, tmp_path / "out")
+    first = {p.name: p.read_text() for p in (found[1] / "cases").glob("*.yaml")}
+    second = {p.name: p.read_text() for p in (tmp_path / "out" / "cases").glob("*.yaml")}
+    assert first and first == second, again.stdout
+
+
+@pytest.mark.parametrize("queue_type", ["simple", "normal"])
+def test_the_reference_against_itself_finds_nothing(queue_type, tmp_path):
+    done = dirqkit("fuzz", "--impl", "ref", "--type", queue_type, "--examples", "15", "--seed", "3", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 new finding(s) in 15 examples" in done.stdout
+    assert not list((tmp_path / "out").glob("cases/*.yaml"))
+    assert not (tmp_path / ".hypothesis").exists()  # the example database lives in the output directory, never here
+
+
+@pytest.mark.parametrize("args", [
+    ["--examples", "0"],
+    ["--seconds", "-1"],
+    ["--role", "z=ref"],
+    ["--role", "a"],
+    ["--impl", "no-such-implementation"],
+    ["--driver", "true"],
+    ["--type", "set"],
+    ["--seed", "x"],
+])
+def test_bad_options_are_usage_errors(args, tmp_path, capsys):
+    try:
+        code = main(["fuzz", *args, "--out", str(tmp_path / "out")])
+    except SystemExit as exit_:  # argparse's own usage errors
+        code = exit_.code
+    assert code == 2
+    assert "fuzz" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
