@@ -1,0 +1,86 @@
+"""The interop grid: per queue type, which producer/consumer (and producer/purger) pairs work together.
+
+An interop run is a run of a case with a producer role and a consumer (or
+purger) role; it belongs to the pair of every producer with every consumer
+(purger) it has. A pair is ``ok`` when every run of it passed, ``known`` when
+the only failures are known deviations, ``fails`` when a run failed anew;
+``inconclusive`` when none of its runs could be set up.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from dirqkit.report.results import BAD, NOT_RUN, Record, RunResults, order_implementations
+
+KINDS = ("consumer", "purger")  # the grids: producer x consumer, producer x purger
+STATES = ("fails", "known", "ok", "inconclusive")
+
+
+@dataclass
+class Pair:
+    queue_type: str
+    kind: str
+    producer: str
+    other: str
+    runs: list[int] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)  # requirement -> "fails" or "known"
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def state(self) -> str:
+        if "fails" in self.broken.values() or any(self.counts[o] for o in BAD):
+            return "fails"
+        if self.broken:
+            return "known"
+        return "ok" if self.counts["PASS"] else "inconclusive"
+
+    @property
+    def key(self) -> str:
+        return f"{self.queue_type}:{self.producer}>{self.kind}:{self.other}"
+
+    def text(self) -> str:
+        state = self.state
+        if state in ("fails", "known"):
+            return f"{'FAIL' if state == 'fails' else 'known'} {len(self.broken)}"
+        return state
+
+    def to_json(self) -> dict[str, Any]:
+        return {"queue_type": self.queue_type, "kind": self.kind, "producer": self.producer, self.kind: self.other,
+                "state": self.state, "runs": self.runs, "broken": dict(sorted(self.broken.items())),
+                "counts": {o: n for o, n in self.counts.items() if n}}
+
+
+def _record_pairs(record: Record) -> list[tuple[str, str, str]]:
+    """(kind, producer, other) for every pair the run exercises."""
+    by_cap: dict[str, set[str]] = defaultdict(set)
+    for role, impl in record.roles.items():
+        by_cap[record.capabilities.get(role, role)].add(impl)
+    return [(kind, p, o) for kind in KINDS for p in sorted(by_cap["producer"]) for o in sorted(by_cap[kind])]
+
+
+def grid(results: RunResults) -> dict[str, dict[str, dict[tuple[str, str], Pair]]]:
+    """queue type -> kind -> (producer, consumer/purger) -> Pair."""
+    out: dict[str, dict[str, dict[tuple[str, str], Pair]]] = {}
+    for index, record in enumerate(results.records):
+        if record.outcome == "SKIP" or not record.queue_type:
+            continue
+        for kind, producer, other in _record_pairs(record):
+            cells = out.setdefault(record.queue_type, {}).setdefault(kind, {})
+            pair = cells.setdefault((producer, other), Pair(record.queue_type, kind, producer, other))
+            pair.runs.append(index)
+            pair.counts[record.outcome] += 1
+            if record.outcome in NOT_RUN or record.outcome in ("PASS", "XPASS"):
+                continue
+            known = {e["requirement"] for e in record.known} or (set(record.broken()) if record.outcome == "XFAIL" else set())
+            for rid in record.broken():
+                state = "known" if rid in known else "fails"
+                if pair.broken.get(rid) != "fails":
+                    pair.broken[rid] = state
+    return out
+
+
+def producers_and_others(cells: dict[tuple[str, str], Pair]) -> tuple[list[str], list[str]]:
+    return order_implementations({p for p, _ in cells}), order_implementations({o for _, o in cells})
