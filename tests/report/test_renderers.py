@@ -48,7 +48,7 @@ def test_terminal_puts_summary_and_interop_first_and_never_shows_a_deviation_as_
     assert "1 MUST deviation, 0 SHOULD deviations" in lines[first + 1]  # SIMPLE-GET-1, known
     assert "conforms" not in lines[first] + lines[first + 1]
     assert "perl -> ref: SIMPLE-ADD-1" in text and "ref -> perl: SIMPLE-GET-1 (known)" in text
-    assert "1/3, 1 known, 1 FAIL, 1 inconclusive" in text  # perl's SIMPLE-ADD row
+    assert "SIMPLE-ADD         1/2, 1 FAIL  skip  0/2, 1 known, 1 FAIL, 1 inconclusive" in text
     assert text.rstrip().endswith("[1] c unavailable: libdirq not found; to enable it: set DIRQKIT_LIBDIRQ=/path/libdirq.so")
     assert "1 INCONCLUSIVE" in text.splitlines()[0]
 
@@ -92,3 +92,14 @@ def test_markdown_has_the_three_views(tmp_path):
     assert "| perl | FAIL 1 | ok |" not in text and "| perl | FAIL 1 | inconclusive |" in text
     assert "- c: libdirq not found; to enable it" in text
     assert jsonreport.FORMAT in json.dumps(jsonreport.document(Views.of(sample())))
+
+
+def test_html_links_every_requirement_id_to_its_text_and_every_cell_to_its_runs(tmp_path):
+    path = tmp_path / "r.html"
+    formats.write(sample(), "html", path)
+    page = path.read_text()
+    for rid in ("SIMPLE-ADD-1", "SIMPLE-GET-1"):
+        assert f"href='#spec-{rid}'" in page
+        assert f"<dt id='spec-{rid}'><b>{rid}</b> <code>MUST</code>" in page and f"text of {rid}" in page
+    assert "data-runs='1 3' title='perl, SIMPLE-GET-1: deviates'" in page  # the deviation and the inconclusive run
+    assert "<tr id='run-3' class='run o-INCONCLUSIVE'" in page

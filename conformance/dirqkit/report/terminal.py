@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from dirqkit.report.interop import producers_and_others
+from dirqkit.report.verdicts import plural as _n
 from dirqkit.report.views import Views
 
 STATUS_WORDS = {"fails": "fail", "ambiguous": "ambiguous", "deviates": "deviate", "met": "met",
@@ -38,7 +39,7 @@ def summary(views: Views) -> list[str]:
         tested = [row for row in claim_rows if row["tested"]]
         for n, row in enumerate(tested):
             rows.append([impl if n == 0 else "", row["queue_type"], row["role"], row["text"],
-                         f"({row['tested']} requirements checked)"])
+                         f"({_n(row['tested'], 'requirement')} checked)"])
         if not tested:
             rows.append([impl, "-", "-", "nothing ran", ""])
         untested = [f"{row['queue_type']} {row['role']}" for row in claim_rows if not row["tested"]]

@@ -190,9 +190,9 @@ class Verdicts:
             self._plays(self.results.records[n], impl, queue_type, role) for n in v.runs)}
         met = {rid for rid in tested if self.table[(impl, rid)].status == "met"}
         if must:
-            text = f"{_n(len(must), 'MUST deviation')}, {_n(len(should), 'SHOULD deviation')}"
+            text = f"{plural(len(must), 'MUST deviation')}, {plural(len(should), 'SHOULD deviation')}"
         else:
-            text = "conforms" + (f", {_n(len(should), 'SHOULD deviation')}" if should else "")
+            text = "conforms" + (f", {plural(len(should), 'SHOULD deviation')}" if should else "")
             if not tested:
                 text = "not tested"
         if new:
@@ -216,7 +216,7 @@ class Verdicts:
         return out
 
 
-def _n(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
