@@ -56,7 +56,7 @@ expected_failures:
     assert expectations.find(loaded, "c", hit).requirements == {"COMMON-2"}
     assert expectations.find(loaded, "c", miss) is None
     assert expectations.find(loaded, "other", hit) is None
-    assert loaded[0].source == f"{tmp_path / 'impl.yaml'}:5"  # the entry's line, for the reports
+    assert loaded[0].source == f"{tmp_path / 'impl.yaml'}:4"  # the line of its '- case:', for the reports
 
 
 def test_expectations_of_one_run_combine(tmp_path):
