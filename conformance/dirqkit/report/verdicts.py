@@ -186,8 +186,10 @@ class Verdicts:
             (should if level.startswith("SHOULD") else must).add(rid)
             if charge.kind == "fails":
                 new.add(rid)
-        tested = {rid for (i, rid), v in self.table.items() if i == impl and any(
-            self._plays(self.results.records[n], impl, queue_type, role) for n in v.runs)}
+        played = [n for n, record in enumerate(self.results.records) if self._plays(record, impl, queue_type, role)]
+        runs.update(played)
+        tested = {rid for n in played for rid in self.results.records[n].requirements if (impl, rid) in self.table
+                  and n in self.table[(impl, rid)].runs}
         met = {rid for rid in tested if self.table[(impl, rid)].status == "met"}
         if must:
             text = f"{plural(len(must), 'MUST deviation')}, {plural(len(should), 'SHOULD deviation')}"
