@@ -104,3 +104,21 @@ def test_an_expected_failure_counts_only_for_the_implementation_it_blames_in_the
     ))["SIMPLE-ADD"]
     assert rows["perl"].text() == "1/2, 1 known" and rows["perl"].state == "known"  # never shown as a pass
     assert rows["ref"].text() == "1/1" and rows["ref"].state == "ok"
+
+
+def test_a_producer_whose_elements_no_consumer_reads_is_charged_although_the_rule_binds_consumers():
+    records = [run("g", {"producer": p, "consumer": c}, "FAIL" if p == "perl" else "PASS", PC,
+                   violated=["SIMPLE-GET-1"] if p == "perl" else [])
+               for p in ("ref", "perl") for c in ("ref", "perl")]
+    verdicts = Verdicts(results(*records))
+    assert status(verdicts, "perl", "SIMPLE-GET-1") == "fails"
+    assert verdicts.table[("perl", "SIMPLE-GET-1")].charges[0].capabilities == ("producer",)
+    assert status(verdicts, "ref", "SIMPLE-GET-1") == "met"
+
+
+def test_a_failure_naming_no_requirement_is_ambiguous_between_its_implementations():
+    """Every cited requirement is charged, so the roles they bind cannot single anyone out."""
+    failed = run("s", {"a": "c", "b": "perl"}, "FAIL", ("SIMPLE-ADD-1", "SIMPLE-GET-1"))
+    failed.capabilities = {"a": "producer", "b": "consumer"}
+    verdicts = Verdicts(results(failed))
+    assert {status(verdicts, i, r) for i in ("c", "perl") for r in ("SIMPLE-ADD-1", "SIMPLE-GET-1")} == {"ambiguous"}

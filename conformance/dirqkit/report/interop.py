@@ -2,8 +2,11 @@
 
 An interop run is a run of a case with a producer role and a consumer (or
 purger) role; it belongs to the pair of every producer with every consumer
-(purger) it has. A pair is ``ok`` when every run of it passed, ``known`` when
-the only failures are known deviations, ``fails`` when a run failed anew;
+(purger) it has. A failing run counts against a pair only when it is charged
+(see verdicts) to the pair's producer as producer or to its other member in
+that role: a third role's deviation says nothing of the pair. A pair is
+``ok`` when no run of it was charged to it, ``known`` when only known
+deviations were, ``fails`` when a new or ambiguous failure was;
 ``inconclusive`` when none of its runs could be set up.
 """
 
@@ -13,7 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from dirqkit.report.results import BAD, NOT_RUN, Record, RunResults, order_implementations
+from dirqkit.report.results import NOT_RUN, Record, RunResults, order_implementations
+from dirqkit.report.verdicts import Verdicts
 
 KINDS = ("consumer", "purger")  # the grids: producer x consumer, producer x purger
 STATES = ("fails", "known", "ok", "inconclusive")
@@ -31,11 +35,11 @@ class Pair:
 
     @property
     def state(self) -> str:
-        if "fails" in self.broken.values() or any(self.counts[o] for o in BAD):
+        if "fails" in self.broken.values():
             return "fails"
         if self.broken:
             return "known"
-        return "ok" if self.counts["PASS"] else "inconclusive"
+        return "ok" if any(n for o, n in self.counts.items() if o not in NOT_RUN) else "inconclusive"
 
     @property
     def key(self) -> str:
@@ -61,9 +65,10 @@ def _record_pairs(record: Record) -> list[tuple[str, str, str]]:
     return [(kind, p, o) for kind in KINDS for p in sorted(by_cap["producer"]) for o in sorted(by_cap[kind])]
 
 
-def grid(results: RunResults) -> dict[str, dict[str, dict[tuple[str, str], Pair]]]:
+def grid(results: RunResults, verdicts: Verdicts) -> dict[str, dict[str, dict[tuple[str, str], Pair]]]:
     """queue type -> kind -> (producer, consumer/purger) -> Pair."""
     out: dict[str, dict[str, dict[tuple[str, str], Pair]]] = {}
+    of_run: dict[int, list[Pair]] = defaultdict(list)
     for index, record in enumerate(results.records):
         if record.outcome == "SKIP" or not record.queue_type:
             continue
@@ -72,13 +77,13 @@ def grid(results: RunResults) -> dict[str, dict[str, dict[tuple[str, str], Pair]
             pair = cells.setdefault((producer, other), Pair(record.queue_type, kind, producer, other))
             pair.runs.append(index)
             pair.counts[record.outcome] += 1
-            if record.outcome in NOT_RUN or record.outcome in ("PASS", "XPASS"):
-                continue
-            known = {e["requirement"] for e in record.known} or (set(record.broken()) if record.outcome == "XFAIL" else set())
-            for rid in record.broken():
-                state = "known" if rid in known else "fails"
-                if pair.broken.get(rid) != "fails":
-                    pair.broken[rid] = state
+            of_run[index].append(pair)
+    for impl, rid, _, charge in verdicts.charges:
+        for pair in of_run.get(charge.run, []):
+            mine = (impl == pair.producer and "producer" in charge.capabilities) or (
+                impl == pair.other and pair.kind in charge.capabilities)
+            if mine and pair.broken.get(rid) != "fails":
+                pair.broken[rid] = "known" if charge.kind == "deviates" else "fails"
     return out
 
 

@@ -8,9 +8,12 @@ charged to the implementations whose behaviour broke the rule:
 - a known deviation to the implementations whose expectation entries name the
   requirement (``known`` entries);
 - a driver that broke the protocol to that driver's implementation;
-- a new failure to the only implementation in a bound role, else to those
-  whose (case, role) fails in every run where they play it (whoever their
-  partners are); when neither tells, the run is *ambiguous* for every candidate.
+- a new failure to the implementations in a bound role (any role when the
+  run names no broken requirement, as every requirement it cites is then charged) whose (case, role)
+  fails in every run where they play it, whoever their partners are; else to
+  those in any role that do (a producer whose elements no consumer can read
+  breaks a consumer's rule); else to the only implementation in a bound
+  role; when none of these tells, the run is *ambiguous* for every candidate.
 
 Verdicts, worst first: fails (a new failure), ambiguous, deviates (known),
 met (every run that involved it passed), not tested (only skipped for the
@@ -65,7 +68,7 @@ class Verdicts:
         self.results = results
         self._always_failing = _always_failing(results.records)
         self.table: dict[tuple[str, str], Verdict] = {}
-        self._charges: list[tuple[str, str, str, Charge]] = []  # (implementation, requirement, queue type, charge)
+        self.charges: list[tuple[str, str, str, Charge]] = []  # (implementation, requirement, queue type, charge)
         for index, record in enumerate(results.records):
             self._add(index, record)
         for verdict in self.table.values():
@@ -86,7 +89,7 @@ class Verdicts:
 
     def _charge(self, impl: str, rid: str, record: Record, charge: Charge) -> None:
         self._verdict(impl, rid).charges.append(charge)
-        self._charges.append((impl, rid, record.queue_type, charge))
+        self.charges.append((impl, rid, record.queue_type, charge))
 
     def _caps(self, record: Record, pairs: list[tuple[str, str]], impl: str) -> tuple[str, ...]:
         return tuple(sorted({record.capabilities.get(r, r) for r, i in pairs if i == impl}))
@@ -112,8 +115,9 @@ class Verdicts:
             for rid in record.broken():
                 known_of[rid] = [{"implementation": i, "requirement": rid, "reason": record.expected or ""}
                                  for i in record.expected_of]
+        named = bool(record.violated or record.requirement or known_of)  # else every cited requirement is a guess
         for rid in record.broken():
-            pairs = self._bound(rid, record)
+            pairs = self._bound(rid, record) if named else list(record.roles.items())
             if rid in known_of:
                 for entry in known_of[rid]:
                     impl = entry["implementation"]
@@ -131,13 +135,12 @@ class Verdicts:
         """The implementations a new failure is charged to, and whether that is ambiguous."""
         if record.culprits:
             return order_implementations(record.culprits), False
+        for among in (pairs, record.roles.items()):  # a bound role first; else one that fails whoever its partners
+            always = order_implementations({i for r, i in among if (record.case, r, i) in self._always_failing})
+            if always:
+                return always, False
         candidates = order_implementations({i for _, i in pairs})
-        if len(candidates) == 1:
-            return candidates, False
-        always = order_implementations({i for r, i in pairs if (record.case, r, i) in self._always_failing})
-        if always:
-            return always, False
-        return candidates, True
+        return candidates, len(candidates) > 1
 
     # -- views ---------------------------------------------------------------
 
@@ -175,7 +178,7 @@ class Verdicts:
 
     def _row(self, impl: str, queue_type: str, role: str) -> dict[str, Any]:
         must, should, new, ambiguous, runs = set(), set(), set(), set(), set()
-        for who, rid, qtype, charge in self._charges:
+        for who, rid, qtype, charge in self.charges:
             if who != impl or qtype != queue_type or role not in charge.capabilities:
                 continue
             runs.add(charge.run)

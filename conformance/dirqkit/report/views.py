@@ -19,8 +19,9 @@ class Views:
 
     @classmethod
     def of(cls, results: RunResults) -> Views:
-        grid = interop.grid(results)
-        return cls(results, Verdicts(results), {t: grid[t] for t in order_queue_types(grid)}, matrix(results))
+        verdicts = Verdicts(results)
+        grid = interop.grid(results, verdicts)
+        return cls(results, verdicts, {t: grid[t] for t in order_queue_types(grid)}, matrix(results))
 
     def pairs(self) -> list[interop.Pair]:
         return [pair for kinds in self.grid.values() for cells in kinds.values() for pair in cells.values()]
