@@ -29,3 +29,9 @@ def test_pairs_pass_know_or_fail_per_requirement():
     assert purger[("ref", "perl")].state == "known" and purger[("ref", "perl")].broken == {"SIMPLE-PURGE-2": "known"}
     assert purger[("ref", "ref")].state == "ok"
     assert cells["normal"]["consumer"][("ref", "ref")].state == "inconclusive"
+
+
+def test_an_ambiguous_failure_fails_the_pair_and_says_so():
+    runs = results(run("s", {"producer": "c", "consumer": "perl"}, "FAIL", ("SPEC-3",), violated=["SPEC-3"]))
+    pair = grid(runs, Verdicts(runs))["simple"]["consumer"][("c", "perl")]
+    assert pair.state == "fails" and pair.broken == {"SPEC-3": "ambiguous"}

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from dirqkit.report import evidence
-from dirqkit.report.interop import producers_and_others
+from dirqkit.report.interop import broken_text, producers_and_others
 from dirqkit.report.results import BAD, OUTCOMES, Record, requirement_group
 from dirqkit.report.views import Views
 
@@ -194,7 +194,7 @@ def _interop(views: Views) -> str:
                     if pair is None:
                         tds.append("<td>-</td>")
                         continue
-                    note = ", ".join(f"{r}{'' if s == 'fails' else ' (known)'}" for r, s in sorted(pair.broken.items()))
+                    note = broken_text(pair.broken)
                     tds.append(_runs_cell("td", f"pair {pair.state}", pair.text(), pair.runs,
                                           f"{queue_type}: {producer} -> {kind} {other}: {pair.state}", note))
                 rows.append(f"<tr><th>{esc(producer)}</th>{''.join(tds)}</tr>")

@@ -6,7 +6,7 @@ purger) role; it belongs to the pair of every producer with every consumer
 (see verdicts) to the pair's producer as producer or to its other member in
 that role: a third role's deviation says nothing of the pair. A pair is
 ``ok`` when no run of it was charged to it, ``known`` when only known
-deviations were, ``fails`` when a new or ambiguous failure was;
+deviations were, ``fails`` when a new or ambiguous failure was (each requirement says which);
 ``inconclusive`` when none of its runs could be set up.
 """
 
@@ -21,6 +21,11 @@ from dirqkit.report.verdicts import Verdicts
 
 KINDS = ("consumer", "purger")  # the grids: producer x consumer, producer x purger
 STATES = ("fails", "known", "ok", "inconclusive")
+BROKEN = ("fails", "ambiguous", "known")  # how a pair breaks a requirement, worst first
+
+
+def broken_text(broken: dict[str, str]) -> str:
+    return ", ".join(rid + ("" if state == "fails" else f" ({state})") for rid, state in sorted(broken.items()))
 
 
 @dataclass
@@ -30,12 +35,12 @@ class Pair:
     producer: str
     other: str
     runs: list[int] = field(default_factory=list)
-    broken: dict[str, str] = field(default_factory=dict)  # requirement -> "fails" or "known"
+    broken: dict[str, str] = field(default_factory=dict)  # requirement -> one of BROKEN
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     @property
     def state(self) -> str:
-        if "fails" in self.broken.values():
+        if {"fails", "ambiguous"} & set(self.broken.values()):
             return "fails"
         if self.broken:
             return "known"
@@ -82,8 +87,9 @@ def grid(results: RunResults, verdicts: Verdicts) -> dict[str, dict[str, dict[tu
         for pair in of_run.get(charge.run, []):
             mine = (impl == pair.producer and "producer" in charge.capabilities) or (
                 impl == pair.other and pair.kind in charge.capabilities)
-            if mine and pair.broken.get(rid) != "fails":
-                pair.broken[rid] = "known" if charge.kind == "deviates" else "fails"
+            state = {"deviates": "known"}.get(charge.kind, charge.kind)  # fails, ambiguous or known
+            if mine and (rid not in pair.broken or BROKEN.index(state) < BROKEN.index(pair.broken[rid])):
+                pair.broken[rid] = state
     return out
 
 

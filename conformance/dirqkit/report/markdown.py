@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dirqkit.report.interop import producers_and_others
+from dirqkit.report.interop import broken_text, producers_and_others
 from dirqkit.report.results import BAD
 from dirqkit.report.views import Views
 
@@ -38,7 +38,7 @@ def render(views: Views) -> str:
             lines += ["", f"## Interop, {queue_type} queues: producer (rows) x {kind} (columns)", ""]
             lines += _table(["producer"] + others, [[p] + [cells[(p, o)].text() if (p, o) in cells else "-" for o in others]
                                                     for p in producers])
-            lines += [f"- {p} -> {o}: " + ", ".join(f"{r}{'' if s == 'fails' else ' (known)'}" for r, s in sorted(pair.broken.items()))
+            lines += [f"- {p} -> {o}: " + broken_text(pair.broken)
                       for (p, o), pair in sorted(cells.items()) if pair.broken]
     impls = results.implementations()
     lines += ["", "## Runs per requirement group", ""]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from dirqkit.report.interop import producers_and_others
+from dirqkit.report.interop import broken_text, producers_and_others
 from dirqkit.report.verdicts import plural as _n
 from dirqkit.report.views import Views
 
@@ -67,7 +67,7 @@ def grids(views: Views) -> list[str]:
             lines += table(rows)
             for (p, o), pair in sorted(cells.items()):
                 if pair.broken:
-                    broken = ", ".join(f"{rid}{'' if state == 'fails' else ' (known)'}" for rid, state in sorted(pair.broken.items()))
+                    broken = broken_text(pair.broken)
                     lines += textwrap.wrap(f"{p} -> {o}: {broken}", 110, initial_indent="    ", subsequent_indent="      ")
     return lines or ["Interop: no case with a producer and a consumer or purger ran"]
 
