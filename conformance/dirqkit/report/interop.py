@@ -20,7 +20,6 @@ from dirqkit.report.results import NOT_RUN, Record, RunResults, order_implementa
 from dirqkit.report.verdicts import Verdicts
 
 KINDS = ("consumer", "purger")  # the grids: producer x consumer, producer x purger
-STATES = ("fails", "known", "ok", "inconclusive")
 BROKEN = ("fails", "ambiguous", "known")  # how a pair breaks a requirement, worst first
 
 
