@@ -71,9 +71,14 @@ def test_pass_and_fail_exit_1_with_evidence_and_rerun_command(tmp_path):
     assert (evidence / "log.txt").read_text().count("count()") == 1
     transcript = [json.loads(line) for line in (evidence / "transcript-consumer-ref.jsonl").read_text().splitlines()]
     assert any('"op":"count"' in t["line"] for t in transcript if t["dir"] == ">")
-    assert "| SIMPLE-COUNT | 0/1 FAIL |" in (tmp_path / "m.md").read_text()
+    assert "| SIMPLE-COUNT | 0/1, 1 FAIL |" in (tmp_path / "m.md").read_text()
     assert "demo-wrong[consumer=ref]" in (tmp_path / "m.html").read_text()
-    assert 'name="requirement" value="SIMPLE-COUNT-1"' in (tmp_path / "j.xml").read_text()
+    junit = (tmp_path / "j.xml").read_text()
+    assert 'name="requirement" value="SIMPLE-COUNT-1"' in junit and 'name="implementation" value="ref"' in junit
+    assert junit.count("<testcase ") == 3
+    summary = " ".join(done.stdout[done.stdout.index("Conformance per claimed"):].split())
+    assert summary.index("ref simple producer conforms") < summary.index("Interop, simple queues") < summary.index("Runs per requirement group")
+    assert "simple consumer 1 MUST deviation, 0 SHOULD deviations (1 new)" in summary and "fail: SIMPLE-COUNT-1" in summary
 
 
 def test_selection_by_case_and_requirement_exit_0(tmp_path):

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from dirqkit.report.results import Record, RunResults
 from dirqkit.suite import expectations
 from dirqkit.suite.caseload import Case
 from dirqkit.suite.roles import Assignment, assignments
@@ -57,6 +56,7 @@ expected_failures:
     assert expectations.find(loaded, "c", hit).requirements == {"COMMON-2"}
     assert expectations.find(loaded, "c", miss) is None
     assert expectations.find(loaded, "other", hit) is None
+    assert loaded[0].source == f"{tmp_path / 'impl.yaml'}:4"  # the line of its '- case:', for the reports
 
 
 def test_expectations_of_one_run_combine(tmp_path):
@@ -122,33 +122,6 @@ def test_draft_has_one_entry_per_broken_requirement():
     entries = expectations.yaml.safe_load(expectations.draft([failed])["python-dirq"])["expected_failures"]
     assert [(e["roles"], e["requirement"]) for e in entries] == [({"a": "python-dirq"}, "NORMAL-COUNT-1"),
                                                                 ({"a": "python-dirq"}, "CRASH-5")]
-
-
-def test_should_deviations_are_reported_apart():
-    """SPEC 1.2: broken SHOULD rules are listed on their own, expected or not; MUST failures are not."""
-    def run(case, outcome, violated):
-        return Record(case=case, title="t", group="g", requirements=violated, roles={"a": "perl"}, where="f:1",
-                      outcome=outcome, violated=violated)
-
-    results = RunResults({"SIMPLE-ADD-7": "SHOULD", "SIMPLE-ADD-1": "MUST", "NAME-7": "SHOULD"})
-    for each in (run("x", "XFAIL", ["SIMPLE-ADD-7"]), run("y", "FAIL", ["SIMPLE-ADD-1", "NAME-7"]),
-                 run("z", "PASS", []), run("w", "FAIL", ["SIMPLE-ADD-1"])):
-        results.add(each)
-    assert {rid: [r.case for r in rs] for rid, rs in results.should_deviations().items()} == {"NAME-7": ["y"], "SIMPLE-ADD-7": ["x"]}
-    text = results.matrix_markdown()
-    assert "- NAME-7: 1 run(s): y[a=perl]" in text and "- SIMPLE-ADD-7: 1 run(s): x[a=perl]" in text
-    assert results.to_json()["should_deviations"] == {"NAME-7": ["y[a=perl]"], "SIMPLE-ADD-7": ["x[a=perl]"]}
-    assert RunResults({"SIMPLE-ADD-1": "MUST"}).should_markdown() == ""
-
-
-def test_expected_failure_counts_only_for_the_implementation_it_blames():
-    results = RunResults()
-    results.add(Record(case="c", title="t", group="g", requirements=["SIMPLE-ADD-7"], roles={"a": "perl", "b": "ref"},
-                       where="f:1", outcome="XFAIL", expected_of=["perl"]))
-    results.add(Record(case="d", title="t", group="g", requirements=["SIMPLE-ADD-1"], roles={"a": "perl", "b": "ref"},
-                       where="f:1", outcome="PASS"))
-    row = results.matrix()["SIMPLE-ADD"]
-    assert row["perl"].text() == "2/2 (1 known)" and row["ref"].text() == "1/1"
 
 
 def test_options_of_open_steps_count_as_used():

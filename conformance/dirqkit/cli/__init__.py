@@ -1,4 +1,4 @@
-"""The ``dirqkit`` console command: one subcommand per module (run, fuzz, fsck, spec_trace, drivers, driver_check).
+"""The ``dirqkit`` console command: one subcommand per module (run, fuzz, fsck, spec_trace, drivers, driver_check, compare).
 
 The top room: it may import every other room; nothing imports it.
 Each command module exposes ``NAME``, ``HELP``, ``add_arguments(parser)`` and
@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "dirqkit.cli.driver_check",
     "dirqkit.cli.drivers",
     "dirqkit.cli.fsck",
+    "dirqkit.cli.compare",
 ]
 
 

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     for spec in DRIVERS.values():
         available, reason = spec.probe()
         rows.append({"name": spec.name, "implementation": spec.implementation, "command": list(spec.command),
-                     "available": available, "reason": reason})
+                     "available": available, "reason": reason, "enable": spec.enable})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -30,4 +30,6 @@ def run(args: argparse.Namespace) -> int:
         state = "available  " if row["available"] else "unavailable"
         print(f"{row['name']:<{width}}  {state}  {row['reason']}")
         print(f"{'':<{width}}  command: {shlex.join(row['command'])}")
+        if not row["available"]:
+            print(f"{'':<{width}}  to enable: {row['enable']}")
     return 0

@@ -22,7 +22,7 @@ from dirqkit.suite import expectations
 from dirqkit.suite.caseload import default_cases_dir
 
 NAME = "run"
-HELP = "run the conformance suite and print the conformance matrix"
+HELP = "run the conformance suite and print the conformance report"
 
 # pytest exit codes -> dirqkit exit codes (0 ok, 1 failures, 2 usage/other)
 EXIT_CODES = {pytest.ExitCode.OK: 0, pytest.ExitCode.TESTS_FAILED: 1}
@@ -59,10 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expectations", type=Path, default=None, metavar="DIR", help="expectations directory (default: the kit's)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per-request driver timeout (default 30)")
     parser.add_argument("-j", "--jobs", default="auto", metavar="N", help="parallel workers (pytest-xdist), 'auto' or 0 for none (default auto)")
-    parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML (requirement IDs as properties)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
-    parser.add_argument("--markdown", type=Path, metavar="FILE", help="write the matrix as Markdown")
-    parser.add_argument("--html", type=Path, metavar="FILE", help="write the matrix as one HTML file")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML: one testcase per run, implementations and requirement IDs as properties")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the results, verdicts and interop grid as JSON (compare two with dirqkit compare)")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="write the report as Markdown")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="write the report as one self-contained HTML file")
     parser.add_argument("--results", type=Path, default=Path("dirqkit-results"), metavar="DIR", help="where failing runs keep tree, log and transcripts (default ./dirqkit-results)")
     parser.add_argument("--write-expectations", type=Path, metavar="DIR", help="draft expectation files from this run's failures into DIR")
     parser.add_argument("--inconclusive-fails", action="store_true", help="exit 1 when a run is INCONCLUSIVE (by default it is reported apart and exits 0)")
@@ -95,7 +95,7 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     argv += ["--dirqkit-timeout", str(args.timeout), "--dirqkit-results", str(args.results)]
     if args.inconclusive_fails:
         argv.append("--dirqkit-inconclusive-fails")
-    for option, value in (("--junitxml", args.junit), ("--dirqkit-json", args.json), ("--dirqkit-markdown", args.markdown),
+    for option, value in (("--dirqkit-junit", args.junit), ("--dirqkit-json", args.json), ("--dirqkit-markdown", args.markdown),
                           ("--dirqkit-html", args.html), ("--dirqkit-write-expectations", args.write_expectations),
                           ("--dirqkit-expectations", args.expectations)):
         if value is not None:

@@ -31,6 +31,7 @@ class DriverSpec:
     implementation: str
     command: tuple[str, ...]
     probe: Callable[[], tuple[bool, str]]
+    enable: str  # what makes the driver available where it is not
 
 
 def _probe_ref() -> tuple[bool, str]:
@@ -83,10 +84,15 @@ def _probe_java() -> tuple[bool, str]:
 DRIVERS: dict[str, DriverSpec] = {
     spec.name: spec
     for spec in (
-        DriverSpec("ref", "dirqref", (sys.executable, "-m", "dirqkit.drivers.ref"), _probe_ref),
-        DriverSpec("python-dirq", "python-dirq", (sys.executable, "-m", "dirqkit.drivers.python_dirq"), _probe_python_dirq),
-        DriverSpec("perl", "Perl Directory::Queue", ("perl", str(PERL_DRIVER)), _probe_perl),
-        DriverSpec("c", "c-dirq (libdirq)", (sys.executable, "-m", "dirqkit.drivers.c_dirq"), _probe_c),
-        DriverSpec("java", "java-dirq", (sys.executable, "-m", "dirqkit.drivers.java_dirq"), _probe_java),
+        DriverSpec("ref", "dirqref", (sys.executable, "-m", "dirqkit.drivers.ref"), _probe_ref,
+                   "always available (part of dirqkit)"),
+        DriverSpec("python-dirq", "python-dirq", (sys.executable, "-m", "dirqkit.drivers.python_dirq"), _probe_python_dirq,
+                   "pip install dirq==1.8 (the test extra installs it)"),
+        DriverSpec("perl", "Perl Directory::Queue", ("perl", str(PERL_DRIVER)), _probe_perl,
+                   "install Directory::Queue and No::Worries (cpanm --notest Directory::Queue) or point PERL5LIB at them"),
+        DriverSpec("c", "c-dirq (libdirq)", (sys.executable, "-m", "dirqkit.drivers.c_dirq"), _probe_c,
+                   "build c-dirq and set DIRQKIT_LIBDIRQ=/path/to/libdirq.so (or install libdirq on the library path)"),
+        DriverSpec("java", "java-dirq", (sys.executable, "-m", "dirqkit.drivers.java_dirq"), _probe_java,
+                   "a JDK (javac, java) and DIRQKIT_JAVA_DIRQ=/path/to/java-dirq.jar (slf4j from libslf4j-java or DIRQKIT_JAVA_CLASSPATH)"),
     )
 }

@@ -1,26 +1,32 @@
-"""Run results and the conformance matrix (terminal, JSON, Markdown, HTML).
+"""Run results: one record per case run, plus what the run knew of its implementations and environment.
 
-A record is one case run for one assignment. The matrix has a row per
-requirement group (the ID without its number: ``SIMPLE-LOCK``) and a column
-per implementation; a run counts for every implementation playing a role in
-it (an expected failure only for the implementations whose known deviation
-it meets) and every group of the requirements its case cites.
+A record is one case run for one assignment of implementations to roles (or
+one SKIP of one implementation). The views built on them live beside this
+module: verdicts (per implementation and requirement), interop (pairs),
+matrix (per requirement group); the renderers (terminal, markdown, htmlpage,
+jsonreport, junit) only lay those views out.
 """
 
 from __future__ import annotations
 
-import html
 import json
-from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from dirqkit.spec import requirement_levels
+from dirqkit.spec import Requirement, default_spec_path, parse_spec
 
 BAD = ("FAIL", "ERROR", "TIMEOUT", "CRASH", "XPASS")
+# INCONCLUSIVE: the kit could not set up the situation a case needs; never charged to an implementation.
 OUTCOMES = ("PASS", "FAIL", "ERROR", "TIMEOUT", "CRASH", "SKIP", "XFAIL", "XPASS", "INCONCLUSIVE")
-UNJUDGED = ("SKIP", "INCONCLUSIVE")  # no verdict on the implementations: not counted as runs in a cell
+NOT_RUN = ("SKIP", "INCONCLUSIVE")  # outcomes that say nothing about an implementation
+
+# Why a SKIP record did not run (Record.skip_kind).
+UNAVAILABLE, NOT_CLAIMED, ENVIRONMENT = "unavailable", "not-claimed", "environment"
+
+
+class ResultsFileError(Exception):
+    """A results file that cannot be read; names the file."""
 
 
 @dataclass
@@ -29,173 +35,137 @@ class Record:
     title: str
     group: str
     requirements: list[str]
-    roles: dict[str, str]
+    roles: dict[str, str]  # role name -> implementation
     where: str
     outcome: str = "PASS"
     requirement: str | None = None
     violated: list[str] = field(default_factory=list)  # every requirement a failing run broke
-    message: str = ""
-    evidence: str | None = None
+    message: str = ""  # what failed, or why the run was skipped
+    evidence: str | None = None  # the directory keeping the failure's tree, log and transcripts
     expected: str | None = None
-    implementations: list[str] = field(default_factory=list)
+    implementations: list[str] = field(default_factory=list)  # a SKIP: the implementation it skipped
     expected_of: list[str] = field(default_factory=list)  # the implementations whose known deviations the run meets
+    queue_type: str = ""
+    capabilities: dict[str, str] = field(default_factory=dict)  # role name -> producer, consumer or purger
+    known: list[dict[str, Any]] = field(default_factory=list)  # matching expectations: implementation, requirement, reason, source
+    culprits: list[str] = field(default_factory=list)  # implementations whose driver broke the protocol
+    skip_kind: str = ""  # a SKIP: UNAVAILABLE, NOT_CLAIMED or ENVIRONMENT
+    rerun: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
-        return cls(**data)
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
     @property
     def label(self) -> str:
         roles = ",".join(f"{r}={i}" for r, i in self.roles.items()) or ",".join(self.implementations)
         return f"{self.case}[{roles}]"
 
+    def broken(self) -> list[str]:
+        """The requirements a failing run broke: those it names, else those its known deviations name,
+        else every one its case cites (a driver that broke the protocol tested none of them)."""
+        known = [e["requirement"] for e in self.known] if self.outcome == "XFAIL" else []
+        named = list(self.violated) or list(dict.fromkeys(known)) or ([self.requirement] if self.requirement else [])
+        return named or list(self.requirements)
+
+    @property
+    def involved(self) -> list[str]:
+        return sorted(set(self.roles.values()) or set(self.implementations))
+
 
 def requirement_group(rid: str) -> str:
     return rid.rsplit("-", 1)[0]
 
 
-@dataclass
-class Cell:
-    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    failures: list[Record] = field(default_factory=list)
+def order_implementations(names: set[str] | list[str]) -> list[str]:
+    return sorted(set(names), key=lambda n: (n != "ref", n))
 
-    def text(self) -> str:
-        ran = sum(n for o, n in self.counts.items() if o not in UNJUDGED)
-        unknown = f" ({self.counts['INCONCLUSIVE']} inconclusive)" if self.counts["INCONCLUSIVE"] else ""
-        if not ran:
-            return ("inconclusive" if unknown else "skip") if self.counts else "-"
-        passed = self.counts["PASS"] + self.counts["XFAIL"]
-        bad = sum(self.counts[o] for o in BAD)
-        text = f"{passed}/{ran}"
-        if self.counts["XFAIL"]:
-            text += f" ({self.counts['XFAIL']} known)"
-        return text + unknown + (" FAIL" if bad else "")
+
+QUEUE_TYPES = ("simple", "normal", "null", "set")
+
+
+def order_queue_types(types: set[str] | list[str]) -> list[str]:
+    return sorted(set(types), key=lambda t: (QUEUE_TYPES.index(t) if t in QUEUE_TYPES else len(QUEUE_TYPES), t))
 
 
 class RunResults:
-    def __init__(self, levels: dict[str, str] | None = None) -> None:
+    """The records of a run, with ``implementation_info`` (name -> available, reason, enable,
+    queue_types, roles) and ``environment`` (free-form facts: filesystem, mount options, ...)."""
+
+    def __init__(self, requirements: dict[str, Requirement] | None = None) -> None:
         self.records: list[Record] = []
-        self._levels = levels
+        self.implementation_info: dict[str, dict[str, Any]] = {}
+        self.environment: dict[str, str | bool] = {}
+        self._requirements = requirements
 
     @property
-    def levels(self) -> dict[str, str]:
-        """Requirement ID -> MUST, SHOULD, ...; SPEC.md is read only when a report needs it."""
-        if self._levels is None:
-            self._levels = requirement_levels()
-        return self._levels
+    def requirements(self) -> dict[str, Requirement]:
+        """SPEC.md's requirements, read only when a report needs them."""
+        if self._requirements is None:
+            path = default_spec_path()
+            self._requirements = parse_spec(path).requirements if path.is_file() else {}
+        return self._requirements
+
+    def level(self, rid: str) -> str:
+        requirement = self.requirements.get(rid)
+        return requirement.level if requirement else ""
 
     def add(self, record: Record) -> None:
         self.records.append(record)
 
     def implementations(self) -> list[str]:
-        names = {i for r in self.records for i in (r.roles.values() or r.implementations)}
-        return sorted(names, key=lambda n: (n != "ref", n))
+        return order_implementations({i for r in self.records for i in r.involved} | set(self.implementation_info))
 
-    def matrix(self) -> dict[str, dict[str, Cell]]:
-        rows: dict[str, dict[str, Cell]] = defaultdict(lambda: defaultdict(Cell))
+    def unavailable(self) -> dict[str, str]:
+        """Implementation -> why it could not run and what would enable it, for every unavailable one."""
+        found = {name: info.get("reason", "") + (f"; to enable it: {info['enable']}" if info.get("enable") else "")
+                 for name, info in self.implementation_info.items() if not info.get("available", True)}
         for record in self.records:
-            impls = set(record.roles.values()) or set(record.implementations)
-            if record.outcome == "XFAIL" and record.expected_of:
-                impls &= set(record.expected_of)  # another implementation's known deviation says nothing of these
-            for group in sorted({requirement_group(r) for r in record.requirements}):
-                for impl in impls:
-                    cell = rows[group][impl]
-                    cell.counts[record.outcome] += 1
-                    if record.outcome in BAD:
-                        cell.failures.append(record)
-        return {g: rows[g] for g in sorted(rows)}
+            if record.skip_kind == UNAVAILABLE:
+                for name in record.implementations:
+                    found.setdefault(name, record.message)
+        return {name: found[name] for name in order_implementations(found)}
 
     def totals(self) -> dict[str, int]:
         counts = {o: 0 for o in OUTCOMES}
         for record in self.records:
-            counts[record.outcome] += 1
+            counts[record.outcome] = counts.get(record.outcome, 0) + 1
         return counts
 
-    def should_deviations(self) -> dict[str, list[Record]]:
-        """SPEC 1.2: runs that broke a SHOULD or SHOULD NOT rule (expected or not), reported apart from the matrix."""
-        found: dict[str, list[Record]] = defaultdict(list)
-        for record in self.records:
-            if record.outcome in BAD or record.outcome == "XFAIL":
-                for rid in record.violated:
-                    if self.levels.get(rid, "").startswith("SHOULD"):
-                        found[rid].append(record)
-        return {rid: found[rid] for rid in sorted(found)}
-
-    def should_markdown(self) -> str:
-        deviations = self.should_deviations()
-        if not deviations:
-            return ""
-        lines = ["Deviations from SHOULD rules (a reason is enough, not a fix):"]
-        for rid, records in deviations.items():
-            labels = sorted({r.label for r in records})
-            shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-            lines.append(f"- {rid}: {len(labels)} run(s): {shown}")
-        return "\n".join(lines)
+    def totals_text(self) -> str:
+        return f"{len(self.records)} runs: " + ", ".join(f"{n} {o}" for o, n in self.totals().items() if n)
 
     def ok(self) -> bool:
         return not any(r.outcome in BAD for r in self.records)
 
-    def matrix_markdown(self) -> str:
-        impls = self.implementations()
-        lines = ["| requirement group | " + " | ".join(impls) + " |", "|---|" + "---|" * len(impls)]
-        for group, row in self.matrix().items():
-            lines.append(f"| {group} | " + " | ".join(row[i].text() if i in row else "-" for i in impls) + " |")
-        totals = ", ".join(f"{n} {o}" for o, n in self.totals().items() if n)
-        should = self.should_markdown()
-        return "\n".join(lines) + f"\n\n{len(self.records)} runs: {totals}" + (f"\n\n{should}" if should else "")
-
     def to_json(self) -> dict[str, Any]:
         return {
-            "implementations": self.implementations(),
+            "implementations": {name: self.implementation_info.get(name, {}) for name in self.implementations()},
+            "environment": dict(self.environment),
             "totals": self.totals(),
-            "should_deviations": {rid: [r.label for r in rs] for rid, rs in self.should_deviations().items()},
             "records": [r.to_json() for r in self.records],
         }
 
-    def write_json(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    @classmethod
+    def from_json(cls, data: dict[str, Any], requirements: dict[str, Requirement] | None = None) -> RunResults:
+        results = cls(requirements)
+        infos = data.get("implementations", {})
+        results.implementation_info = dict(infos) if isinstance(infos, dict) else {}
+        results.environment = dict(data.get("environment", {}))
+        results.records = [Record.from_json(r) for r in data.get("records", [])]
+        return results
 
-    def write_markdown(self, path: Path) -> None:
-        failures = [r for r in self.records if r.outcome in BAD]
-        lines = ["# dirqkit conformance matrix", "", self.matrix_markdown(), ""]
-        if failures:
-            lines += ["## Failures", ""]
-            lines += [f"- **{r.outcome}** `{r.label}` ({r.requirement or ', '.join(r.requirements)}): "
-                      f"{r.message.splitlines()[0] if r.message else ''}" for r in failures]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    def write_html(self, path: Path) -> None:
-        impls = self.implementations()
-        esc = html.escape
-        anchors = {id(r): f"f{n}" for n, r in enumerate(r for r in self.records if r.outcome in BAD)}
-        head = "".join(f"<th>{esc(i)}</th>" for i in impls)
-        rows = []
-        for group, row in self.matrix().items():
-            cells = []
-            for impl in impls:
-                cell = row.get(impl)
-                if cell is None:
-                    cells.append("<td class=none>-</td>")
-                    continue
-                css = "bad" if cell.failures else "skip" if cell.text() == "skip" else "good"
-                links = " ".join(f"<a href='#{anchors[id(r)]}'>{n + 1}</a>" for n, r in enumerate(cell.failures[:9]))
-                cells.append(f"<td class={css}>{esc(cell.text())} {links}</td>")
-            rows.append(f"<tr><th>{esc(group)}</th>{''.join(cells)}</tr>")
-        failures = [
-            f"<li id='{anchors[id(r)]}'><b>{esc(r.outcome)}</b> <code>{esc(r.label)}</code> "
-            f"({esc(r.requirement or ', '.join(r.requirements))})<pre>{esc(r.message)}</pre></li>"
-            for r in self.records if r.outcome in BAD
-        ]
-        totals = ", ".join(f"{n} {o}" for o, n in self.totals().items() if n)
-        page = f"""<!doctype html><html><head><meta charset=utf-8><title>dirqkit conformance matrix</title>
-<style>body{{font-family:sans-serif}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:3px 8px}}
-.good{{background:#cfc}}.bad{{background:#fcc}}.skip{{background:#eee}}pre{{white-space:pre-wrap}}</style></head>
-<body><h1>dirqkit conformance matrix</h1><p>{len(self.records)} runs: {esc(totals)}</p>
-<table><tr><th>requirement group</th>{head}</tr>{''.join(rows)}</table>
-<pre>{esc(self.should_markdown())}</pre>
-<h2>Failures</h2><ol>{''.join(failures) or '<p>none</p>'}</ol></body></html>
-"""
-        path.write_text(page, encoding="utf-8")
+def load(path: Path) -> RunResults:
+    """A results file written by ``dirqkit run --json``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+            raise ValueError("not a dirqkit results file (no 'records' list)")
+        return RunResults.from_json(data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ResultsFileError(f"{path}: cannot read results: {exc}") from None

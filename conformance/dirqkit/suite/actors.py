@@ -44,6 +44,17 @@ class Implementation:
         """Why this implementation cannot take part in ``case`` at all (None: it can)."""
         if not self.available:
             return None
+        reason = self.unclaimed_reason(case)
+        if reason:
+            return reason
+        if case.faketime and shutil.which("faketime") is None:
+            return "faketime is not installed (Debian package faketime)"
+        if any("crash" in step or "fault" in step for step in case.steps):
+            return tracing_unavailable()
+        return None
+
+    def unclaimed_reason(self, case: Case) -> str | None:
+        """The queue type, role or option of ``case`` that the implementation's hello does not claim (None: all)."""
         queue_type = case.queue["type"]
         for needed in [queue_type, *(m["type"] for m in case.queue.get("members", []))]:
             if needed not in self.hello.get("queue_types", []):
@@ -56,10 +67,6 @@ class Implementation:
             missing = sorted(case.option_names() - set(known_options))
             if missing:
                 return f"{self.name} {queue_type} queues have no option {', '.join(missing)}"
-        if case.faketime and shutil.which("faketime") is None:
-            return "faketime is not installed (Debian package faketime)"
-        if any("crash" in step or "fault" in step for step in case.steps):
-            return tracing_unavailable()
         return None
 
 

@@ -48,12 +48,24 @@ class ExpectedFailure:
     requirement: str
     reason: str
     racy: bool = False
+    source: str = ""  # file:line of the entry
+
+    def to_json(self) -> dict[str, Any]:
+        """What a report shows of the entry."""
+        return {"implementation": self.implementation, "requirement": self.requirement, "reason": self.reason,
+                "source": self.source, "racy": self.racy}
 
     def matches(self, case_id: str, assignment: Assignment) -> bool:
         return case_id == self.case and set(self.roles) <= set(assignment.pairs)
 
 
-def _entry(path: Path, index: int, raw: Any, implementation: str) -> ExpectedFailure:
+def _shown(path: Path) -> str:
+    """The path as a report shows it: relative to the checkout when inside it."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(resources.CHECKOUT) if resolved.is_relative_to(resources.CHECKOUT) else path)
+
+
+def _entry(path: Path, index: int, raw: Any, implementation: str, line: int) -> ExpectedFailure:
     where = f"{path}: expected_failures[{index}]"
     if not isinstance(raw, dict) or set(raw) - {"case", "roles", "requirement", "reason", "racy"}:
         raise ExpectationsError(f"{where}: an entry has case, roles, requirement, reason and optionally racy")
@@ -66,12 +78,17 @@ def _entry(path: Path, index: int, raw: Any, implementation: str) -> ExpectedFai
     if not isinstance(roles, dict) or not roles or not all(isinstance(v, str) for v in roles.values()):
         raise ExpectationsError(f"{where}: 'roles' must map role names to implementations")
     return ExpectedFailure(implementation, raw["case"], tuple(sorted(roles.items())), raw["requirement"], raw["reason"],
-                           raw.get("racy", False))
+                           raw.get("racy", False), f"{_shown(path)}:{line}")
 
 
 def load_file(path: Path) -> list[ExpectedFailure]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        loader = SAFE_LOADER(path.read_text(encoding="utf-8"))
+        try:
+            root = loader.get_single_node()  # the nodes give each entry's line
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except (OSError, yaml.YAMLError) as exc:
         raise ExpectationsError(f"{path}: cannot read: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("implementation"), str):
@@ -79,7 +96,8 @@ def load_file(path: Path) -> list[ExpectedFailure]:
     entries = data.get("expected_failures") or []
     if not isinstance(entries, list):
         raise ExpectationsError(f"{path}: 'expected_failures' must be a list")
-    return [_entry(path, i, raw, data["implementation"]) for i, raw in enumerate(entries)]
+    items = next((v.value for k, v in root.value if k.value == "expected_failures"), [])
+    return [_entry(path, i, raw, data["implementation"], items[i].start_mark.line + 1) for i, raw in enumerate(entries)]
 
 
 def load_all(directory: Path | None = None) -> list[ExpectedFailure]:

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from dirqkit.report.results import Record, RunResults
+from dirqkit.drivers.registry import DRIVERS
+from dirqkit.report import formats
+from dirqkit.report.results import ENVIRONMENT, NOT_CLAIMED, UNAVAILABLE, Record, RunResults
 from dirqkit.suite import caseload, expectations
 from dirqkit.suite.actors import DriverPool, Implementation, discover
 from dirqkit.suite.caseload import Case, CaseFileError
@@ -46,6 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dirqkit-html", default=None, metavar="FILE", help="write the conformance matrix as a single HTML file")
     group.addoption("--dirqkit-inconclusive-fails", action="store_true", default=False,
                     help="fail the run when a case is INCONCLUSIVE (the kit could not set up what it tests)")
+    group.addoption("--dirqkit-junit", default=None, metavar="FILE", help="write JUnit XML, one testcase per run")
     group.addoption("--dirqkit-write-expectations", default=None, metavar="DIR", help="draft expectation files from this run's failures")
 
 
@@ -135,15 +138,31 @@ class KitSession:
             record.outcome = "XPASS"  # a strict expected failure that passed
         self.results.add(record)
 
+    def implementation_info(self) -> dict[str, dict[str, Any]]:
+        """What the report says of each implementation: availability, what enables it, its claim."""
+        info = {}
+        for name, impl in (self._implementations or {}).items():
+            spec = DRIVERS.get(name)
+            info[name] = {"available": impl.available, "reason": impl.reason, "enable": spec.enable if spec else "",
+                          "queue_types": list(impl.hello.get("queue_types", [])), "roles": list(impl.hello.get("roles", []))}
+        return info
+
+    def pytest_sessionfinish(self) -> None:
+        if hasattr(self.config, "workeroutput"):  # an xdist worker: the controller never probes implementations
+            self.config.workeroutput["dirqkit_implementations"] = json.dumps(self.implementation_info())
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        found = json.loads(getattr(node, "workeroutput", {}).get("dirqkit_implementations", "{}"))
+        for name, info in found.items():
+            self.results.implementation_info.setdefault(name, info)
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.results.records:
             return
-        terminalreporter.write_sep("=", "dirqkit conformance matrix")
-        terminalreporter.write_line(self.results.matrix_markdown())
-        unavailable = (r.message for r in self.results.records if r.outcome == "SKIP"
-                       and any(r.message.startswith(f"{name} unavailable: ") for name in r.implementations))
-        for reason in dict.fromkeys(unavailable):
-            terminalreporter.write_line(f"dirqkit: skipped every case of {reason}")
+        self.results.implementation_info = {**self.results.implementation_info, **self.implementation_info()}
+        terminalreporter.write_sep("=", "dirqkit conformance report")
+        terminalreporter.write_line(formats.text(self.results))
         inconclusive = [r for r in self.results.records if r.outcome == "INCONCLUSIVE"]
         if inconclusive:
             fatal = " (fatal: --inconclusive-fails)" if self.config.getoption("dirqkit_inconclusive_fails") else ""
@@ -152,11 +171,10 @@ class KitSession:
             for record in inconclusive:
                 terminalreporter.write_line(f"INCONCLUSIVE {record.label}: {record.message.splitlines()[0]}")
         opt = self.config.getoption
-        for option, writer in (("dirqkit_json", self.results.write_json),
-                               ("dirqkit_markdown", self.results.write_markdown),
-                               ("dirqkit_html", self.results.write_html)):
+        for option, fmt in (("dirqkit_json", "json"), ("dirqkit_markdown", "markdown"), ("dirqkit_html", "html"),
+                            ("dirqkit_junit", "junit")):
             if opt(option):
-                writer(Path(opt(option)))
+                formats.write(self.results, fmt, Path(opt(option)))
                 terminalreporter.write_line(f"dirqkit: wrote {opt(option)}")
         if opt("dirqkit_write_expectations"):
             out = Path(opt("dirqkit_write_expectations"))
@@ -192,8 +210,9 @@ class CaseFile(pytest.File):
             for name, impl in impls.items():
                 reason = impl.unavailable_reason or impl.unsupported_reason(case)
                 if reason:
+                    kind = UNAVAILABLE if not impl.available else NOT_CLAIMED if impl.unclaimed_reason(case) else ENVIRONMENT
                     yield CaseItem.from_parent(self, name=f"{case.id}[{name}]", case=case, assignment=None, skip=reason,
-                                               skipped_implementation=name)
+                                               skipped_implementation=name, skip_kind=kind)
             usable = [n for n in runnable if not impls[n].unsupported_reason(case)]
             for assignment in assignments(case, usable, kit.pins):
                 if assignment.implementations <= set(usable):
@@ -202,7 +221,7 @@ class CaseFile(pytest.File):
 
 class CaseItem(pytest.Item):
     def __init__(self, *, case: Case, assignment: Assignment | None, skip: str | None,
-                 skipped_implementation: str | None = None, **kwargs: Any) -> None:
+                 skipped_implementation: str | None = None, skip_kind: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case, self.assignment, self.skip_reason = case, assignment, skip
         for rid in case.requirements:
@@ -218,6 +237,9 @@ class CaseItem(pytest.Item):
             roles=assignment.roles if assignment else {}, where=case.where,
             implementations=[skipped_implementation] if skipped_implementation else [],
             expected_of=sorted({e.implementation for e in self.expected.entries}) if self.expected else [],
+            queue_type=case.queue["type"], capabilities=dict(case.roles),
+            known=[e.to_json() for e in self.expected.entries] if self.expected else [],
+            skip_kind=skip_kind, message=skip or "", rerun=rerun_command(case, assignment),
         )
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -260,6 +282,7 @@ class CaseItem(pytest.Item):
         self.record.requirement = getattr(exc, "requirement", None)
         self.record.violated = list(getattr(exc, "violated", ()))
         self.record.message = str(exc)
+        self.record.culprits = sorted({a.implementation for a in actors.values() if getattr(a, "failed", None) is not None})
         uncovered = self.expected.uncovered(tuple(self.record.violated)) if self.expected else []
         if uncovered:
             self.record.message += (f"\nan expected failure, but it also broke {', '.join(uncovered)}, which no expectation "
