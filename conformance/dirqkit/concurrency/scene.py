@@ -32,6 +32,11 @@ class ScenarioFailed(Exception):
         self.message, self.violated, self.cite_step = message, violated, cite_step
 
 
+class ScenarioSkipped(Exception):
+    """The scenario cannot be played with these implementations (a race whose syscall one of them
+    never makes, so strace cannot hold it): the case is skipped with this reason, neither passed nor failed."""
+
+
 @dataclass
 class Scene:
     case_id: str

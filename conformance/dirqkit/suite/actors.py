@@ -58,7 +58,7 @@ class Implementation:
                 return f"{self.name} {queue_type} queues have no option {', '.join(missing)}"
         if case.faketime and shutil.which("faketime") is None:
             return "faketime is not installed (Debian package faketime)"
-        if any("crash" in step or "fault" in step for step in case.steps):
+        if case.is_traced():
             return tracing_unavailable()
         return None
 

@@ -24,6 +24,8 @@ from dirqkit import resources
 # ``$name`` or ``${name}`` or ``${name:dir}`` / ``${name:elt}`` inside strings.
 VARIABLE_RE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<part>dir|elt))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 BUILTIN_VARIABLES = frozenset({"TOP", "WORK"})
+TRACED_KINDS = ("crash", "fault", "syscalls")  # steps that run ops under strace
+SCENARIO_KINDS = ("check", "stress", *TRACED_KINDS)  # steps that run on a Scene and judge themselves
 
 
 class CaseFileError(Exception):
@@ -42,6 +44,10 @@ class Case:
     where: str
     faketime: str | None = None
     step_lines: tuple[int, ...] = field(default=(), compare=False)
+    races: tuple[str, ...] = ()  # the RACE labels of SPEC.md the case forces
+
+    def is_traced(self) -> bool:
+        return any(kind in step for step in self.steps for kind in TRACED_KINDS)
 
     def option_names(self) -> set[str]:
         """The queue options the case uses: its queue's and those of its ``open`` steps."""
@@ -58,6 +64,7 @@ class Citation:
     case_id: str
     requirements: tuple[str, ...]
     where: str
+    races: tuple[str, ...] = ()
 
 
 def default_cases_dir() -> Path:
@@ -124,8 +131,9 @@ def _roles_named(step: dict[str, Any]) -> list[str]:
         stress = step["stress"]
         roles += [*stress.get("producers", []), *stress.get("consumers", [])]
         roles += [stress["purger"]["role"]] if "purger" in stress else []
-    for kind in ("crash", "fault"):
+    for kind in TRACED_KINDS:
         roles += [action["role"] for action in step.get(kind, {}).get("ops", []) if "role" in action]
+    roles += [action["role"] for action in step.get("fault", {}).get("race", []) if "role" in action]
     return roles
 
 
@@ -176,6 +184,7 @@ def load_case_file(path: Path, cases_dir: Path | None = None) -> list[Case]:
             where=f"{path}:{line}",
             faketime=raw.get("faketime"),
             step_lines=step_lines,
+            races=tuple(raw.get("races", ())),
         ))
     return cases
 
@@ -194,4 +203,4 @@ def load_cases(cases_dir: Path) -> list[Case]:
 
 
 def load_citations(cases_dir: Path) -> list[Citation]:
-    return [Citation(c.id, c.requirements, c.where) for c in load_cases(cases_dir)]
+    return [Citation(c.id, c.requirements, c.where, c.races) for c in load_cases(cases_dir)]

@@ -16,10 +16,10 @@ from typing import Any
 
 from dirqkit.concurrency import checker, stress
 from dirqkit.concurrency.scene import ScenarioFailed, Scene
-from dirqkit.crash import explorer
+from dirqkit.crash import explorer, profile
 from dirqkit.drivers.client import Actor, OpError
 from dirqkit.suite import fixture_steps
-from dirqkit.suite.caseload import VARIABLE_RE, Case
+from dirqkit.suite.caseload import SCENARIO_KINDS, VARIABLE_RE, Case
 from dirqkit.trees import treeops
 
 
@@ -205,14 +205,16 @@ class Engine:
                      open_args=self.open_args, resolve=lambda value: substitute(value, self.run.bindings))
 
     def scenario_step(self, index: int, step: dict[str, Any]) -> None:
-        """A check, stress, crash or fault step: the scenario runs on a Scene and judges itself."""
-        kind = next(kind for kind in ("check", "stress", "crash", "fault") if kind in step)
+        """A check, stress, crash, fault or syscalls step: the scenario runs on a Scene and judges itself."""
+        kind = next(kind for kind in SCENARIO_KINDS if kind in step)
         spec, scene = step[kind], self.scene()
         try:
             if kind == "check":
                 checker.run_step(scene, spec)
             elif kind == "stress":
                 stress.run_step(scene, spec)
+            elif kind == "syscalls":
+                profile.run_step(scene, spec)
             else:
                 explorer.run_step(scene, kind, spec)
         except ScenarioFailed as failed:
@@ -250,7 +252,7 @@ class Engine:
                 action = substitute(step["fs"], self.run.bindings)
                 self.run.log.append(f"kit fs {_describe(action)}")
                 treeops.apply_fs(self.run.top, self.run.work, action)
-            elif any(kind in step for kind in ("check", "stress", "crash", "fault")):
+            elif any(kind in step for kind in SCENARIO_KINDS):
                 self.scenario_step(index, step)
             else:
                 expectation = substitute(step["tree"], self.run.bindings)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from dirqkit.concurrency.scene import ScenarioSkipped
 from dirqkit.report.results import Record, RunResults
 from dirqkit.suite import caseload, expectations
 from dirqkit.suite.actors import DriverPool, Implementation, discover
@@ -223,6 +224,11 @@ class CaseItem(pytest.Item):
         self.engine = engine
         try:
             engine.execute()
+        except ScenarioSkipped as skipped:
+            self.record.outcome = "SKIP"
+            self._publish()
+            shutil.rmtree(scratch, ignore_errors=True)
+            pytest.skip(str(skipped))
         except BaseException as exc:
             if self._keep_evidence(exc, scratch, actors):
                 pytest.fail(self.describe(exc), pytrace=False)  # not excused by the xfail marker (raises=Exception)
