@@ -54,6 +54,7 @@ from dirqkit.crash.inspection import (
 )
 from dirqkit.crash.syscalls import HELD, OBSERVED, PROFILED, READ_ONLY_OPEN, TRACED, Syscall, TraceError, Tracer
 from dirqkit.drivers.client import DriverError, OpError
+from dirqkit.drivers.protocol import digest
 from dirqkit.trees import treeops
 from dirqkit.trees.queuetree import backdate, read_tree
 from dirqref.schema import Schema
@@ -93,6 +94,7 @@ class Racer:
         self.held: Syscall | None = None
         self.problems: list[str] = []  # a racing op that failed, or an action that found nothing to change
         self.gone: set[str] = set()  # the sequence's elements the race removed
+        self.new: dict[str, str] = {}  # elements a racing add made -> the digest of their payload
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
@@ -115,7 +117,8 @@ class Racer:
     def paths(self, pattern: str) -> tuple[list[Path], bool]:
         """What ``pattern`` names, and whether it names the held call's paths (then taken as they are)."""
         assert self.held is not None
-        held = [os.path.relpath(p, self.top) for p in self.held.full_paths if p.startswith(str(self.top) + "/")]
+        named = self.held.full_paths or [self.held.descriptor_path or ""]  # futimens(fd): the descriptor's file
+        held = [os.path.relpath(p, self.top) for p in named if p.startswith(str(self.top) + "/")]
         if "{" not in pattern:
             return treeops.expand(self.top, self.work, pattern), False
         if not held:
@@ -154,13 +157,15 @@ class Racer:
         return []
 
     def race_op(self, action: dict[str, Any]) -> None:
-        args = self.x.request(Action(-1, action["role"], action["op"], dict(action.get("args", {})),
-                                     action.get("element"), None, False), self.top.parent, self.added)
+        racing = Action(-1, action["role"], action["op"], dict(action.get("args", {})), action.get("element"), None, False)
+        args = self.x.request(racing, self.top.parent, self.added)
         try:
             result = self.readers.call(action["role"], action["op"], args)
         except OpError as error:
             self.problems.append(f"the racing {action['op']} of {action['role']} failed: {error.kind}: {error.message}")
             return
+        if action["op"] in ADD_OPS:
+            self.new[str(result)] = digest(added_payload(racing, self.x.size))
         if "expect" in action and result != action["expect"]:
             self.problems.append(f"the racing {action['op']} of {action['role']} returned {result!r}, not {action['expect']!r}")
 
@@ -183,6 +188,7 @@ class Traced:
     existing: set[str]  # every path under the state when the op began
     race_problems: list[str]
     raced: set[str]  # elements the racer removed
+    raced_new: dict[str, str]  # elements the racer added -> payload digest
 
 
 @dataclass
@@ -337,7 +343,7 @@ class Explorer:
             effect = effect_of_kill(traced.syscalls, traced.existing, traced.since) if inject and "signal=KILL" in inject else None
             where = f"{self.label(target)} ({fault or ('killed' if inject else 'completed')})"
             inspection = Inspection(self, state, readers, where)
-            inspection.raced = traced.raced
+            inspection.raced, inspection.raced_new = traced.raced, traced.raced_new
             for problem in traced.race_problems:
                 inspection.violation(self.requirement(fault), "-", problem)
             if fault is not None:
@@ -365,6 +371,7 @@ class Explorer:
         worker = self.worker(target.role)
         problems: list[str] = []
         raced: set[str] = set()
+        raced_new: dict[str, str] = {}
         try:
             worker.open(self.open_args(state))
             tracer = Tracer(worker.pid, state / "trace.txt", inject, self.traced)
@@ -374,14 +381,14 @@ class Explorer:
                 racer.finish()
                 if racer.held is None:
                     raise ExplorerError(f"race: {target.op} never reached {fault} (it completed {outcome.kind})")
-                problems, raced = racer.problems, racer.gone
+                problems, raced, raced_new = racer.problems, racer.gone, racer.new
             syscalls = tracer.finish()
         finally:
             if worker.client.failed is None:
                 self.idle[target.role] = worker  # it survived: the next state may use it
             else:
                 worker.close()
-        return Traced(target, args, before, len(before.temps), outcome, syscalls, since, existing, problems, raced)
+        return Traced(target, args, before, len(before.temps), outcome, syscalls, since, existing, problems, raced, raced_new)
 
     def worker(self, role: str) -> Worker:
         """A driver of ``role`` in the state every traced run starts from (warmed up)."""

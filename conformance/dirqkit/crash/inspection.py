@@ -97,6 +97,7 @@ class Inspection:
         self.top = state / "queue"
         self.found: list[Violation] = []
         self.raced: set[str] = set()  # elements a racer removed while the op was held back: they may be gone
+        self.raced_new: dict[str, str] = {}  # elements a racer added meanwhile -> payload digest: they must be there
 
     def after_fault(self, outcome: Outcome) -> None:
         """What a fault step says the op answers (``result``) and leaves right away (``tree``)."""
@@ -124,6 +125,7 @@ class Inspection:
         may_go: dict[str, str | None] = {}  # elements that may be there or not, and what they hold
         for name in self.raced & set(required):
             may_go[name] = required.pop(name)
+        required.update(self.raced_new)
         new_sha = digest(added_payload(action, self.x.size)) if action.op in ADD_OPS else None
         if action.op == "remove":
             removed = required.pop(args["name"], None)
