@@ -80,6 +80,13 @@ def relative_paths(call: Syscall, top: str) -> list[str]:
     return inside
 
 
+def describe(call: Syscall, top: str) -> str:
+    """The call as a rule names it: its class, its paths relative to TOP, its flags and its result."""
+    paths = ", ".join(p or "TOP" for p in relative_paths(call, top)) or "-"
+    shown = "|".join(sorted(f for f in flags(call) if f.startswith(("O_", "AT_")) and f != "AT_FDCWD"))
+    return f"{call.name}({paths}{', ' + shown if shown else ''}) = {call.result[:40]}"
+
+
 def flags(call: Syscall) -> set[str]:
     return set(FLAG.findall(call.args))
 
@@ -119,11 +126,11 @@ class Rule:
                     violation(f"makes no {matcher.text} (the {kind} rule is about that call)")
                 for index, call in chosen:
                     if kind == "nofollow" and follows(call, calls[:index]):
-                        violation(f"follows a symbolic link: {call.short()}")
+                        violation(f"may follow a symbolic link: {describe(call, top)}")
                     missing = sorted(set(raw.get("has", [])) - flags(call)) if kind == "flags" else []
                     extra = sorted(set(raw.get("lacks", [])) & flags(call)) if kind == "flags" else []
                     if missing or extra:
-                        violation(f"{call.short()}: " + "; ".join(
+                        violation(f"{describe(call, top)}: " + "; ".join(
                             ([f"without {'|'.join(missing)}"] if missing else []) + ([f"with {'|'.join(extra)}"] if extra else [])))
         if "before" in raw:
             first, second = (Matcher.parse(m) for m in raw["before"])
@@ -132,13 +139,13 @@ class Rule:
             if not a or not b:
                 violation(f"makes no {first.text if not a else second.text}; the order of {first.text} and {second.text} is mandated")
             elif max(a) > min(b):
-                violation(f"{calls[min(b)].short(100)} comes before {calls[max(a)].short(100)}: "
+                violation(f"{describe(calls[min(b)], top)} comes before {describe(calls[max(a)], top)}: "
                           f"every {first.text} must come before every {second.text}")
         if "never" in raw:
             matcher = Matcher.parse(raw["never"])
             for call in calls:
                 if matcher.matches(call, top):
-                    violation(f"makes a {matcher.text}, which it must not: {call.short()}")
+                    violation(f"makes a {matcher.text}, which it must not: {describe(call, top)}")
         if "count" in raw:
             matcher = Matcher.parse(raw["count"])
             chosen = [c for c in calls if matcher.matches(c, top)]
@@ -146,7 +153,7 @@ class Rule:
             if len(chosen) < low or high is not None and len(chosen) > high:
                 bounds = f"{low}..{'' if high is None else high}"
                 violation(f"makes {len(chosen)} {matcher.text} (allowed: {bounds}): "
-                          + "; ".join(c.short(90) for c in chosen[:4]))
+                          + "; ".join(describe(c, top) for c in chosen[:4]))
         return found
 
 

@@ -25,7 +25,7 @@ from dirqkit.drivers.registry import DRIVERS
 from dirqkit.suite.caseload import Case
 from dirqkit.suite.roles import Assignment
 
-FAKETIME_ENV = {"FAKETIME_DONT_FAKE_MONOTONIC": "1", "NO_FAKE_STAT": "1"}
+FAKETIME_ENV = {"FAKETIME_DONT_FAKE_MONOTONIC": "1", "NO_FAKE_STAT": "1", "TZ": "UTC"}  # case clocks are UTC
 
 
 @dataclass
