@@ -38,6 +38,7 @@ from dirqkit.crash.syscalls import PROFILED, Syscall, TraceError
 
 NAME_PATTERNS = {"{dir}": "[0-9a-f]{8}", "{elt}": "[0-9a-f]{14}"}
 FLAG = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
+ON_DESCRIPTOR = ("write", "close", "sync")  # classes whose calls act on their first argument, a descriptor
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,10 @@ class Matcher:
 def relative_paths(call: Syscall, top: str) -> list[str]:
     """The paths a call names inside TOP, relative to it (TOP itself is ``""``); a call on a
     descriptor alone (write, close, fstat, futimens) names the descriptor's file."""
-    paths = [p if p else call.descriptor_path or "" for p in call.full_paths] or [call.descriptor_path or ""]
+    if call.klass in ON_DESCRIPTOR or call.name in ("fstat", "ftruncate", "fchmod"):
+        paths = [call.descriptor_path or ""]  # a quoted argument is data (write), not a path
+    else:
+        paths = [p if p else call.descriptor_path or "" for p in call.full_paths] or [call.descriptor_path or ""]
     inside = []
     for path in paths:
         if path == top:
