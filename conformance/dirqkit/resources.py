@@ -60,3 +60,8 @@ def spec_path() -> Path:
     """SPEC.md of the checkout; an installed kit carries a copy (conformance/SPEC.md links to it)."""
     checkout = CHECKOUT / "SPEC.md"
     return checkout if checkout.is_file() else data_dir() / "SPEC.md"
+
+
+def races_path() -> Path:
+    """The races of SPEC.md that no case can force, each with the reason (``dirqkit spec-trace``)."""
+    return data_dir() / "races.yaml"

@@ -108,3 +108,30 @@ def parse_spec(path: Path) -> Spec:
     if not version:
         problems.append(SpecProblem(0, "no 'Version: X' line"))
     return Spec(path, version, requirements, problems)
+
+
+RACE_RE = re.compile(r"\bRACE-(?P<number>[1-9][0-9]*)\b")
+
+
+@dataclass(frozen=True)
+class Race:
+    """A race SPEC.md says to tolerate, labelled ``RACE-n`` where a step meets it."""
+
+    label: str
+    line: int  # its first mention
+    requirements: tuple[str, ...]  # the requirements whose text names it
+
+
+def parse_races(path: Path) -> dict[str, Race]:
+    """Every ``RACE-n`` label of SPEC.md, in number order, with where it is met."""
+    lines: dict[str, int] = {}
+    cited: dict[str, list[str]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        definition = _DEFINITION_RE.match(line)
+        for match in RACE_RE.finditer(line):
+            label = match[0]
+            lines.setdefault(label, number)
+            if definition and definition["id"] not in cited.setdefault(label, []):
+                cited[label].append(definition["id"])
+    order = sorted(lines, key=lambda label: int(label.split("-")[1]))
+    return {label: Race(label, lines[label], tuple(cited.get(label, ()))) for label in order}

@@ -201,3 +201,56 @@ def test_repository_cases_cite_every_must_and_should(capsys):
     assert code == 0, "\n".join(line for line in out.splitlines() if line.startswith("error:"))
     assert re.search(r"; (\d+) of \1 MUST/MUST NOT cited by a case;", out)
     assert re.search(r"marked untestable, 0 neither", out)
+
+
+RACE_SPEC = GOOD_SPEC + (
+    "- **NAME-3** `MUST` *producer*: a temp that vanished is fine (RACE-1: a purger).\n"
+    "\n1. Step two: `ENOENT` is no error (RACE-2: another consumer).\n"
+)
+
+
+def raced_case(case_id: str, races: str) -> str:
+    return case_yaml(case_id, "[NAME-1, NAME-3, SIMPLE-LOCK-1]").replace("    queue:", f"    races: {races}\n    queue:", 1)
+
+
+def test_races_are_listed_with_the_cases_that_force_them(tmp_path, capsys):
+    spec = write_spec(tmp_path, RACE_SPEC)
+    cases = write_cases(tmp_path, "cases:\n" + raced_case("c1", "[RACE-1]"))
+    code, out = trace(tmp_path, spec, cases, "--races", str(tmp_path / "none.yaml"), capsys=capsys)
+    assert code == 0, out.out
+    lines = {line.split()[0]: line for line in out.out.splitlines() if line.startswith("RACE-")}
+    assert lines["RACE-1"].split()[-1] == "c1" and "NAME-3" in lines["RACE-1"]
+    assert lines["RACE-2"].split()[-1] == "-"
+    assert "2 races (RACE-n); 1 forced by a case, 0 marked unforceable, 1 neither" in out.out
+
+
+def test_strict_fails_on_a_race_neither_forced_nor_marked_unforceable(tmp_path, capsys):
+    spec = write_spec(tmp_path, RACE_SPEC)
+    cases = write_cases(tmp_path, "cases:\n" + raced_case("c1", "[RACE-1]"))
+    marks = tmp_path / "races.yaml"
+    code, out = trace(tmp_path, spec, cases, "--strict", "--races", str(marks), capsys=capsys)
+    assert code == 1
+    assert re.search(r"SPEC\.md:\d+: RACE-2 is forced by no case and not marked unforceable", out.out)
+    marks.write_text("unforceable:\n  RACE-2: strace cannot stop it\n", encoding="utf-8")
+    code, out = trace(tmp_path, spec, cases, "--strict", "--races", str(marks), capsys=capsys)
+    assert code == 0, out.out
+    assert "unforceable: strace cannot stop it" in out.out
+    marks.write_text("unforceable:\n  RACE-2: ''\n", encoding="utf-8")
+    code, out = trace(tmp_path, spec, cases, "--strict", "--races", str(marks), capsys=capsys)
+    assert code == 2 and "each RACE-n to a reason" in out.err
+
+
+def test_a_case_forcing_an_unknown_race_fails_with_its_place(tmp_path, capsys):
+    spec = write_spec(tmp_path, RACE_SPEC)
+    cases = write_cases(tmp_path, "cases:\n" + raced_case("c1", "[RACE-7]"))
+    code, out = trace(tmp_path, spec, cases, "--races", str(tmp_path / "none.yaml"), capsys=capsys)
+    assert code == 1
+    assert re.search(r"a\.yaml:\d+: case c1 forces unknown race RACE-7", out.out)
+
+
+def test_repository_cases_force_every_race(capsys):
+    """Every RACE-n of SPEC.md is forced by a case or marked unforceable with a reason."""
+    code = main(["spec-trace", "--strict"])
+    out = capsys.readouterr().out
+    assert code == 0, "\n".join(line for line in out.splitlines() if line.startswith("error:"))
+    assert re.search(r"(\d+) races \(RACE-n\); \1 forced by a case", out)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
 from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, needs_strace
 
 from dirqkit.crash import syscalls
-from dirqkit.crash.explorer import Racer, effect_of_kill
-from dirqkit.crash.syscalls import Syscall, nth_of, parse_trace
+from dirqkit.concurrency.scene import ScenarioSkipped
+from dirqkit.crash.explorer import effect_of_kill
+from dirqkit.crash.syscalls import HELD, Syscall, Tracer, nth_of, parse_trace
 from dirqkit.suite.engine import CaseFailed
 from dirqkit.trees.queuetree import backdate, read_tree
 from dirqref import QueueNormal, QueueSimple
@@ -209,32 +212,32 @@ def test_an_add_that_ignores_a_failed_write_is_caught(tmp_path):
         assert "succeeded" in failed.value.message and "CONC-1" in failed.value.message  # an empty element was published
 
 
-def test_the_racer_takes_a_lock_again_in_an_emptied_element(tmp_path):
-    (tmp_path / "obsolete" / "0123456789abcd").mkdir(parents=True)
-    (tmp_path / "obsolete" / "0123456789abce").mkdir()
-    (tmp_path / "obsolete" / "0123456789abce" / "body").write_bytes(b"x")  # not empty: left alone
-    racer = Racer(tmp_path, tmp_path / "scratch", {"mkdir": "obsolete/*/locked"})
-    deadline = time.monotonic() + 5
-    while not racer.done and time.monotonic() < deadline:
-        time.sleep(0.01)
-    racer.finish()
-    assert racer.done
-    assert (tmp_path / "obsolete" / "0123456789abcd" / "locked").is_dir()
-    assert not (tmp_path / "obsolete" / "0123456789abce" / "locked").exists()
-
-
-def test_the_racer_removes_what_is_left_of_an_element_as_a_purger_would(tmp_path):
-    (tmp_path / "6b0b6d00").mkdir()
-    (tmp_path / "6b0b6d00" / "6b0b6d0a000001.lck").write_bytes(b"")  # an orphan lock
-    (tmp_path / "6b0b6d00" / "6b0b6d0a000002").write_bytes(b"")
-    (tmp_path / "6b0b6d00" / "6b0b6d0a000002.lck").write_bytes(b"")  # a held lock: not touched
-    racer = Racer(tmp_path, tmp_path / "scratch", {"unlink": "*/*.lck"})
-    deadline = time.monotonic() + 5
-    while not racer.done and time.monotonic() < deadline:
-        time.sleep(0.01)
-    racer.finish()
-    assert racer.done and not (tmp_path / "6b0b6d00" / "6b0b6d0a000001.lck").exists()
-    assert (tmp_path / "6b0b6d00" / "6b0b6d0a000002.lck").exists()
+@needs_strace
+def test_a_held_call_is_seen_by_progress_and_released_at_once(tmp_path):
+    """The race's hold: strace shows the n-th call entered and not left; detaching lets it go on."""
+    script = ("import os, sys\nprint(os.getpid(), flush=True)\nsys.stdin.readline()\n"
+              f"os.mkdir({str(tmp_path / 'd1')!r})\nos.mkdir({str(tmp_path / 'd2')!r})\nprint('done', flush=True)\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        tracer = Tracer(int(child.stdout.readline()), tmp_path / "trace.txt", "mkdir:delay_enter=60000000:when=2",
+                        ("mkdir", "mkdirat"))
+        assert tracer.held("mkdir", 2) is None  # not there yet
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        held = None
+        while held is None and child.poll() is None:
+            held = tracer.held("mkdir", 2)
+        assert held is not None and held.paths == [str(tmp_path / "d2")]
+        assert (tmp_path / "d1").is_dir() and not (tmp_path / "d2").exists()  # held on entry
+        assert tracer.held("mkdir", 1) is None  # the first one has its result
+        tracer.release()
+        assert child.stdout.readline() == "done\n"  # went on at once: no 60 s wait
+        calls = tracer.finish()
+        assert [c.result for c in calls if c.paths == [str(tmp_path / "d2")]] == [HELD]
+    finally:
+        child.kill()
+        child.wait()
 
 
 RACE_REMOVE = """
@@ -253,7 +256,7 @@ cases:
             - {role: b, op: remove}
           inject: [unlink]
           match: '\\.lck"'
-          race: {unlink: "*/*.lck"}
+          race: [{unlink: "{held}"}]
           expect: ok
 """
 
@@ -274,9 +277,18 @@ def test_a_remove_that_does_not_tolerate_the_race_is_caught(tmp_path):
 @needs_strace
 def test_a_fault_step_that_finds_nothing_to_inject_into_fails(tmp_path):
     with CaseRunner(tmp_path) as run_case:
+        nothing = RACE_REMOVE.replace("\\.lck", "no such path").replace('race: [{unlink: "{held}"}]', "errors: [EIO]")
+        assert "errors: [EIO]" in nothing
+        with pytest.raises(CaseFailed, match="makes a syscall to inject into"):
+            run_case(nothing, a=REF_DRIVER, b=REF_DRIVER)
+
+
+@needs_strace
+def test_a_race_whose_call_an_implementation_never_makes_is_skipped_with_the_reason(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
         nothing = RACE_REMOVE.replace("\\.lck", "no such path")
         assert nothing != RACE_REMOVE
-        with pytest.raises(CaseFailed, match="makes a syscall to inject into"):
+        with pytest.raises(ScenarioSkipped, match="cannot be forced here.*no such path"):
             run_case(nothing, a=REF_DRIVER, b=REF_DRIVER)
 
 

@@ -39,6 +39,11 @@ class ScenarioInconclusive(Exception):
     in its bounded rounds, strace lost mid-run): no verdict on any implementation; the message says why."""
 
 
+class ScenarioSkipped(Exception):
+    """The scenario cannot be played with these implementations (a race whose syscall one of them
+    never makes, so strace cannot hold it): the case is skipped with this reason, neither passed nor failed."""
+
+
 @dataclass
 class Scene:
     case_id: str

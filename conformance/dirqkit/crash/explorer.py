@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from dirqkit.concurrency.checker import Verdict, Violation, verify
-from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, Scene
+from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, ScenarioSkipped, Scene
 from dirqkit.concurrency.workers import Spares, Worker
 from dirqkit.crash.inspection import (
     ADD_OPS,
@@ -52,8 +52,9 @@ from dirqkit.crash.inspection import (
     Readers,
     added_payload,
 )
-from dirqkit.crash.syscalls import READ_ONLY_OPEN, Syscall, TraceError, Tracer, nth_of
+from dirqkit.crash.syscalls import HELD, OBSERVED, PROFILED, READ_ONLY_OPEN, TRACED, Syscall, TraceError, Tracer, nth_of
 from dirqkit.drivers.client import DriverError, OpError
+from dirqkit.drivers.protocol import digest
 from dirqkit.trees import treeops
 from dirqkit.trees.queuetree import backdate, read_tree
 from dirqref.schema import Schema
@@ -61,8 +62,9 @@ from dirqref.schema import Schema
 SHIFT = 100  # seconds the tree is moved into the past before the explored op, so its own times show
 FRESH_NS = 2 * 10**9  # a time set by the op may be rounded down to whole seconds (utime(time, time))
 OP_TIMEOUT = 15.0  # seconds an explored op may take (a hang is a failure, not a wait of the default 30 s)
-RACE_POLL = 0.002  # seconds between two looks of the kit's racer at the tree (a pace, not a verdict)
-ATTEMPTS = 3  # tries at a state whose set-up the kit missed (race not matched, strace not attached); each race try holds 4x longer
+RACE_POLL = 0.002  # seconds between two looks of the kit's racer at the trace (for the held call)
+HOLD_US = int(4 * OP_TIMEOUT * 1e6)  # a race's hold: longer than the op may take; the racer ends it
+ATTEMPTS = 3  # tries at a state whose set-up the kit missed (strace not attached, the held call not reached)
 
 
 class Unproducible(Exception):
@@ -70,7 +72,7 @@ class Unproducible(Exception):
 
 
 class Missed(Exception):
-    """One try at a state missed its set-up: the racer matched nothing, or strace did not attach."""
+    """One try at a state missed its set-up: strace did not attach, or the op never entered the call to hold."""
 
 
 class ExplorerError(Exception):
@@ -78,52 +80,124 @@ class ExplorerError(Exception):
 
 
 class Racer:
-    """The kit's side of a race, played while the op's syscall is held back (``race`` of a fault step).
+    """The other side of a race (``race`` of a fault step), played while the op's syscall is held back.
 
-    ``{mkdir: P}``: create the last part of ``P`` in the first empty directory matching the rest
-    (``obsolete/*/locked``: a lock taken again in an element a remove has just emptied, SPEC 6.10
-    step 6); ``{rmdir: P}`` or ``{unlink: P}``: remove what matches ``P`` once it is all that is
-    left of its element, as a purger would (an ``E.lck`` whose ``E`` is gone, or the last entry of
-    its directory, like ``obsolete/N/locked`` once the field files are unlinked).
+    The op's ``nth`` call ``name`` is injected with a long ``delay_enter``; once strace shows the
+    op inside that call (:meth:`Tracer.held`: progress, not time), the racer plays its actions in
+    order and releases the call (:meth:`Tracer.release`), which then meets the changed tree.
+    Actions: a kit change ``{mkdir|rmdir|unlink: P}``, ``{fs: ACTION}`` (as an ``fs`` step), or an
+    op of another role ``{role: R, op: OP, args: {...}, element: i, expect: V}``. In paths,
+    ``{held}`` is the held call's first path (relative to TOP), ``{held_dir}`` its directory and
+    ``{target}`` its last path; a glob without them matches what is all that is left of its
+    element (an ``E.lck`` whose ``E`` is gone, the only entry of its directory), as a purger sees it.
     """
 
-    ACTIONS = ("mkdir", "rmdir", "unlink")
+    FS = ("mkdir", "rmdir", "unlink")
 
-    def __init__(self, top: Path, work: Path, spec: dict[str, Any]) -> None:
-        self.top, self.work = top, work
-        self.action = next(a for a in self.ACTIONS if a in spec)  # the schema allows exactly one
-        self.pattern = str(spec[self.action])
+    def __init__(self, explorer: Explorer, state: Path, readers: Readers, added: list[str],
+                 tracer: Tracer, call: Syscall, nth: int) -> None:
+        self.x, self.top, self.work, self.readers, self.added = explorer, state / "queue", state / "scratch", readers, added
+        self.tracer, self.call, self.nth = tracer, call, nth
+        self.actions: list[dict[str, Any]] = list(explorer.spec["race"])
         self.stop = threading.Event()
-        self.done = False
+        self.held: Syscall | None = None
+        self.problems: list[str] = []  # a racing op that failed, or an action that found nothing to change
+        self.gone: set[str] = set()  # the sequence's elements the race removed
+        self.new: dict[str, str] = {}  # elements a racing add made -> the digest of their payload
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
     def run(self) -> None:
-        while not self.stop.wait(RACE_POLL):
-            try:
-                if self.act():
-                    self.done = True
-                    return
-            except (FileNotFoundError, FileExistsError):
-                pass  # RACE: the op moved on meanwhile; look again
+        deadline = time.monotonic() + OP_TIMEOUT  # a safety net only: the trigger is the held call
+        while self.held is None and not self.stop.is_set() and time.monotonic() < deadline:
+            self.held = self.tracer.held(self.call.name, self.nth)
+            if self.held is None:
+                self.stop.wait(RACE_POLL)
+        try:
+            if self.held is not None:
+                for action in self.actions:
+                    self.act(action)
+                self.gone = {name for name in self.added if not os.path.lexists(self.top / name)}
+        except (ExplorerError, OSError, treeops.CasePathError) as exc:
+            self.problems.append(f"race: the kit could not play its side: {exc}")
+        finally:
+            self.tracer.release()
 
-    def act(self) -> bool:
-        """One look at the tree; True once the racing change is made."""
-        if self.action == "mkdir":
-            parents, leaf = self.pattern.rsplit("/", 1)
-            for parent in treeops.expand(self.top, self.work, parents):
-                if parent.is_dir() and not any(parent.iterdir()):
-                    (parent / leaf).mkdir()
-                    return True
-            return False
-        found = [p for p in treeops.expand(self.top, self.work, self.pattern) if os.path.lexists(p) and _left_over(p)]
-        for path in found:
-            os.rmdir(path) if self.action == "rmdir" else os.unlink(path)
-        return bool(found)
+    def paths(self, pattern: str) -> tuple[list[Path], bool]:
+        """What ``pattern`` names, and whether it names the held call's paths (then taken as they are)."""
+        assert self.held is not None
+        named = self.held.full_paths or [self.held.descriptor_path or ""]  # futimens(fd): the descriptor's file
+        held = [os.path.relpath(p, self.top) for p in named if p.startswith(str(self.top) + "/")]
+        if "{" not in pattern:
+            return treeops.expand(self.top, self.work, pattern), False
+        if not held:
+            raise ExplorerError(f"race: {pattern} names the held call's path, but {self.held.short(90)} has none in the queue")
+        text = pattern.format(held=held[0], held_dir=os.path.dirname(held[0]), target=held[-1])
+        return treeops.expand(self.top, self.work, text), True
+
+    def act(self, action: dict[str, Any]) -> None:
+        if "op" in action:
+            self.race_op(action)
+        elif "fs" in action:
+            treeops.apply_fs(self.top, self.work, action["fs"])
+        else:
+            kind = next(k for k in self.FS if k in action)
+            found, exact = self.paths(str(action[kind]))
+            if kind == "mkdir" and not exact:
+                done = self.mkdir_in_empty(str(action[kind]))
+            elif kind == "mkdir":
+                for path in found:
+                    path.mkdir()
+                done = found
+            else:
+                done = [p for p in found if os.path.lexists(p) and (exact or _left_over(p))]
+                for path in done:
+                    os.rmdir(path) if kind == "rmdir" else os.unlink(path)
+            if not done:
+                self.problems.append(f"{kind} {action[kind]}: nothing to change while {self.held} was held back")
+
+    def mkdir_in_empty(self, pattern: str) -> list[Path]:
+        """Create the last part of ``pattern`` in the first empty directory matching the rest."""
+        parents, leaf = pattern.rsplit("/", 1)
+        for parent in treeops.expand(self.top, self.work, parents):
+            if parent.is_dir() and not any(parent.iterdir()):
+                (parent / leaf).mkdir()
+                return [parent / leaf]
+        return []
+
+    def race_op(self, action: dict[str, Any]) -> None:
+        racing = Action(-1, action["role"], action["op"], dict(action.get("args", {})), action.get("element"), None, False)
+        args = self.x.request(racing, self.top.parent, self.added)
+        try:
+            result = self.readers.call(action["role"], action["op"], args)
+        except OpError as error:
+            self.problems.append(f"the racing {action['op']} of {action['role']} failed: {error.kind}: {error.message}")
+            return
+        if action["op"] in ADD_OPS:
+            self.new[str(result)] = digest(added_payload(racing, self.x.size))
+        if "expect" in action and result != action["expect"]:
+            self.problems.append(f"the racing {action['op']} of {action['role']} returned {result!r}, not {action['expect']!r}")
 
     def finish(self) -> None:
         self.stop.set()
         self.thread.join()
+
+
+@dataclass
+class Traced:
+    """One traced run of an op: what it was asked, what it answered, and its syscalls."""
+
+    target: Action
+    args: dict[str, Any]
+    before: Any  # the tree before the op (dirqkit.trees.queuetree.Tree)
+    temps_before: int
+    outcome: Outcome
+    syscalls: list[Syscall]
+    since: int  # time.time_ns() right before the op
+    existing: set[str]  # every path under the state when the op began
+    race_problems: list[str]
+    raced: set[str]  # elements the racer removed
+    raced_new: dict[str, str]  # elements the racer added -> payload digest
 
 
 @dataclass
@@ -140,7 +214,7 @@ class StateRun:
 
 def run_hit(syscalls: list[Syscall]) -> Syscall | None:
     """The syscall the kill or the fault hit, as strace reports it."""
-    return next((c for c in syscalls if c.result == "?" or c.result.endswith(("(INJECTED)", "(DELAYED)"))), None)
+    return next((c for c in syscalls if c.result in ("?", HELD) or c.result.endswith(("(INJECTED)", "(DELAYED)"))), None)
 
 
 def effect_of_kill(syscalls: list[Syscall], before: set[str], since_ns: int) -> str | None:
@@ -199,8 +273,10 @@ NAME_OPS = ("lock", "unlock", "touch", "remove", "get", "get_path")
 
 
 class Explorer:
-    def __init__(self, scene: Scene, kind: str, spec: dict[str, Any]) -> None:
-        self.scene, self.kind, self.spec = scene, kind, spec
+    def __init__(self, scene: Scene, kind: str, spec: dict[str, Any], traced: tuple[str, ...] = TRACED) -> None:
+        if set(spec.get("inject", ())) & set(OBSERVED):
+            traced = PROFILED  # a fault held at a stat or close
+        self.scene, self.kind, self.spec, self.traced = scene, kind, spec, traced
         self.queue_type: str = scene.queue["type"]
         if self.queue_type not in ("simple", "normal"):
             raise ExplorerError(f"{kind} steps need a simple or normal queue, not {self.queue_type}")
@@ -261,52 +337,80 @@ class Explorer:
     def open_args(self, state: Path) -> dict[str, Any]:
         return self.scene.open_args({"path": str(state / "queue")})
 
-    def run_state(self, upto: int, inject: str | None, fault: Fault | None = None) -> StateRun | None:
-        """Replay the sequence up to ``upto`` on a fresh queue and run ``upto`` under strace; None: unsupported."""
-        state = self.new_state()
-        top = state / "queue"
-        readers = Readers(self, state)
-        added: list[str] = []
-        try:
-            for action in self.actions[:upto]:
-                self.setup(action, state, readers, added)
-            target = self.actions[upto]
-            assert target.role is not None
-            before = read_tree(top, self.queue_type, self.field)
-            temps_before = len(before.temps)
-            backdate(top, SHIFT, shift=True)
-            args = self.request(target, state, added)  # add_path: writes the file first
-            since, existing = time.time_ns(), _all_paths(state)
-            worker = self.worker(target.role)
+    def retried(self, upto: int, inject: str | None, fault: Fault | None = None, nth: int = 0) -> StateRun | None:
+        """run_state, tried again (at most ATTEMPTS times) while the kit misses the state's set-up."""
+        missed = []
+        for _ in range(ATTEMPTS):
             try:
-                worker.open(self.open_args(state))
-                try:
-                    tracer = Tracer(worker.pid, state / "trace.txt", inject)
-                except TraceError as exc:
-                    raise Missed(str(exc)) from None
-                racer = Racer(top, state / "scratch", self.spec["race"]) if fault and fault.errno_name is None else None
-                outcome = _perform(worker, target.op or "", args)
-                if racer:
-                    racer.finish()
-                    if not racer.done:
-                        raise Missed(f"race: nothing matched {racer.action} {racer.pattern} while {fault} was held back")
-                syscalls = tracer.finish()
-            finally:
-                if worker.client.failed is None:
-                    self.idle[target.role] = worker  # it survived: the next state may use it
-                else:
-                    worker.close()
+                return self.run_state(upto, inject, fault, nth)
+            except Missed as exc:
+                missed.append(str(exc))
+        raise Unproducible(f"{self.label(self.actions[upto])}: {ATTEMPTS} tries missed their set-up: {'; '.join(missed)}")
+
+    def run_state(self, upto: int, inject: str | None, fault: Fault | None = None, nth: int = 0) -> StateRun | None:
+        """Replay the sequence up to ``upto`` on a fresh queue and run ``upto`` under strace; None: unsupported.
+
+        A ``fault`` without an errno is a race: ``inject`` holds its ``nth`` call while a :class:`Racer` plays."""
+        state = self.new_state()
+        readers = Readers(self, state)
+        try:
+            traced = self.traced_run(state, readers, upto, inject, fault, nth)
+            target, outcome = traced.target, traced.outcome
             if outcome.kind == "error" and outcome.error_kind == "unsupported" and inject is None:
                 self.figures.notes.append(f"{self.label(target)}: unsupported ({outcome.error}); not explored")
                 return None
-            effect = effect_of_kill(syscalls, existing, since) if inject and "signal=KILL" in inject else None
+            effect = effect_of_kill(traced.syscalls, traced.existing, traced.since) if inject and "signal=KILL" in inject else None
             where = f"{self.label(target)} ({fault or ('killed' if inject else 'completed')})"
-            violations = Inspection(self, state, readers, where).run(target, args, outcome, before, temps_before, fault)
+            inspection = Inspection(self, state, readers, where)
+            inspection.raced, inspection.raced_new = traced.raced, traced.raced_new
+            for problem in traced.race_problems:
+                inspection.violation(self.requirement(fault), "-", problem)
+            if fault is not None:
+                inspection.after_fault(outcome)
+            violations = inspection.run(target, traced.args, outcome, traced.before, traced.temps_before, fault)
         finally:
             readers.close()
         if not violations:
             shutil.rmtree(state, ignore_errors=True)
-        return StateRun(outcome, syscalls, effect, violations)
+        return StateRun(outcome, traced.syscalls, effect, violations)
+
+    def traced_run(self, state: Path, readers: Readers, upto: int, inject: str | None,
+                   fault: Fault | None = None, nth: int = 0) -> Traced:
+        """Set up the ops before ``upto`` on ``state``'s queue and run ``upto`` traced (no inspection)."""
+        top = state / "queue"
+        added: list[str] = []
+        for action in self.actions[:upto]:
+            self.setup(action, state, readers, added)
+        target = self.actions[upto]
+        assert target.role is not None
+        before = read_tree(top, self.queue_type, self.field)
+        backdate(top, SHIFT, shift=True)
+        args = self.request(target, state, added)  # add_path: writes the file first
+        since, existing = time.time_ns(), _all_paths(state)
+        worker = self.worker(target.role)
+        problems: list[str] = []
+        raced: set[str] = set()
+        raced_new: dict[str, str] = {}
+        try:
+            worker.open(self.open_args(state))
+            try:
+                tracer = Tracer(worker.pid, state / "trace.txt", inject, self.traced)
+            except TraceError as exc:
+                raise Missed(str(exc)) from None
+            racer = Racer(self, state, readers, added, tracer, fault.call, nth) if fault and fault.errno_name is None else None
+            outcome = _perform(worker, target.op or "", args)
+            if racer:
+                racer.finish()
+                if racer.held is None:
+                    raise Missed(f"race: {target.op} never reached {fault} (it completed {outcome.kind})")
+                problems, raced, raced_new = racer.problems, racer.gone, racer.new
+            syscalls = tracer.finish()
+        finally:
+            if worker.client.failed is None:
+                self.idle[target.role] = worker  # it survived: the next state may use it
+            else:
+                worker.close()
+        return Traced(target, args, before, len(before.temps), outcome, syscalls, since, existing, problems, raced, raced_new)
 
     def worker(self, role: str) -> Worker:
         """A driver of ``role`` in the state every traced run starts from (warmed up)."""
@@ -365,6 +469,8 @@ class Explorer:
                 self.crash_points(action, dry)
             else:
                 self.fault_points(action, dry)
+        if self.kind == "fault" and not self.figures.states and "race" in self.spec:
+            raise ScenarioSkipped(f"the race cannot be forced here (strace has no call to hold): {'; '.join(self.figures.notes)}")
         if self.kind == "fault" and not self.figures.states:
             raise ExplorerError(f"no op of the sequence makes a syscall to inject into: {'; '.join(self.figures.notes)}")
 
@@ -394,25 +500,15 @@ class Explorer:
             call = dry.syscalls[index]
             nth = nth_of(dry.syscalls, index)
             for name in errnos:
-                # an errno name (checked when the case was loaded), or a race: the syscall held back (retried() says how long)
-                tamper = f"error={name}" if name else "delay_enter={delay}"
-                run = self.retried(action.position, f"{call.name}:{tamper}:when={nth}", fault=Fault(name, call))
+                if name is None:
+                    tamper = f"delay_enter={HOLD_US}"  # released as soon as the racer has played (Racer)
+                else:
+                    tamper = f"error={name}"  # an errno name (checked when the case was loaded)
+                run = self.retried(action.position, f"{call.name}:{tamper}:when={nth}", fault=Fault(name, call), nth=nth)
                 assert run is not None
                 self.figures.states[self.label(action)] += 1
                 self.violations += run.violations
                 self.note_divergence(action, call, run)
-
-    def retried(self, upto: int, inject: str | None, fault: Fault | None = None) -> StateRun | None:
-        """run_state, tried again (at most ATTEMPTS times) while the kit misses the state's set-up;
-        a race's ``{delay}`` (microseconds) grows 4 times each try."""
-        missed = []
-        for attempt in range(ATTEMPTS):
-            delay = int(float(self.spec.get("race", {}).get("delay", 0.2)) * 4**attempt * 1e6)
-            try:
-                return self.run_state(upto, inject.replace("{delay}", str(delay)) if inject else None, fault)
-            except Missed as exc:
-                missed.append(str(exc))
-        raise Unproducible(f"{self.label(self.actions[upto])}: {ATTEMPTS} tries missed their set-up: {'; '.join(missed)}")
 
     def note_divergence(self, action: Action, meant: Syscall, run: StateRun) -> None:
         """The state is valid whatever the kill or fault hit; the figures say when it was not the syscall meant."""

@@ -22,7 +22,7 @@ from dirqkit.concurrency.checker import Violation
 from dirqkit.crash.syscalls import Syscall
 from dirqkit.drivers.client import OpError
 from dirqkit.drivers.protocol import digest, payload
-from dirqkit.trees import fsck
+from dirqkit.trees import fsck, treeops
 from dirqkit.trees.queuetree import Tree, backdate, read_tree
 
 if TYPE_CHECKING:
@@ -96,6 +96,20 @@ class Inspection:
         self.x, self.state, self.readers, self.where = explorer, state, readers, where
         self.top = state / "queue"
         self.found: list[Violation] = []
+        self.raced: set[str] = set()  # elements a racer removed while the op was held back: they may be gone
+        self.raced_new: dict[str, str] = {}  # elements a racer added meanwhile -> payload digest: they must be there
+
+    def after_fault(self, outcome: Outcome) -> None:
+        """What a fault step says the op answers (``result``) and leaves right away (``tree``)."""
+        spec = self.x.spec
+        requirement = self.x.requirement(None) if isinstance(spec.get("requirement"), str) else "CONC-6"
+        if "result" in spec and outcome.kind == "ok" and outcome.result != spec["result"]:
+            self.violation(requirement, "-", f"the op returned {outcome.result!r}, not {spec['result']!r}")
+        if "tree" in spec:
+            try:
+                treeops.check_tree(self.top, self.state / "scratch", spec["tree"])
+            except treeops.TreeMismatch as mismatch:
+                self.violation(requirement, "-", f"right after the op: {mismatch}")
 
     def violation(self, requirement: str, element: str, message: str) -> None:
         self.found.append(Violation(requirement, element, f"{message} [{self.where}; tree kept in {self.state}]"))
@@ -109,6 +123,9 @@ class Inspection:
         done = outcome.kind == "ok"
         required = dict(before.elements)
         may_go: dict[str, str | None] = {}  # elements that may be there or not, and what they hold
+        for name in self.raced & set(required):
+            may_go[name] = required.pop(name)
+        required.update(self.raced_new)
         new_sha = digest(added_payload(action, self.x.size)) if action.op in ADD_OPS else None
         if action.op == "remove":
             removed = required.pop(args["name"], None)

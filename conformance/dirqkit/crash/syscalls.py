@@ -4,9 +4,11 @@ A :class:`Tracer` attaches ``strace`` to a running driver, so that its
 start-up does not count, traces the syscalls that touch files (``TRACED``)
 and may inject one thing into the n-th call of one of them: a SIGKILL on
 entry (``NAME:signal=KILL:when=N``), an error (``NAME:error=ENOSPC:when=N``)
-or a delay (``NAME:delay_enter=US:when=N``). :func:`parse_trace` reads what
-it wrote. Each syscall has a class: its family (``FAMILIES``), except that an
-open which creates and writes nothing is ``list``.
+or a hold (``NAME:delay_enter=US:when=N``, released early by :meth:`Tracer.release`
+once the kit has seen the call held, :meth:`Tracer.held`). :func:`parse_trace`
+reads what it wrote. Each syscall has a class: its family (``FAMILIES``, or
+``OBSERVED`` for the calls only a syscall profile traces), except that an open
+which creates and writes nothing is ``list``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,14 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "truncate": ("truncate", "ftruncate"),
     "sync": ("fsync", "fdatasync"),
 }
+# Calls that change nothing but show how the others are made (profiles trace them too; crashes do not).
+OBSERVED: dict[str, tuple[str, ...]] = {
+    "close": ("close",),
+    "stat": ("stat", "lstat", "newfstatat", "statx", "fstat"),
+}
 TRACED = tuple(name for names in FAMILIES.values() for name in names)
-FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
+PROFILED = TRACED + tuple(name for names in OBSERVED.values() for name in names)
+FAMILY_OF = {name: family for family, names in (FAMILIES | OBSERVED).items() for name in names}
 WRITE_FLAGS = re.compile(r"O_(?:WRONLY|RDWR|CREAT|TRUNC)")
 READ_ONLY_OPEN = "list"  # the class of an open that creates and writes nothing (listing a directory, reading a file)
 # With -f every line starts with the thread id; a call that another thread's line interrupts is split
@@ -46,6 +54,10 @@ THREAD = r"^(?:\[pid\s+(?P<tid>\d+)\]\s+|(?P<tid2>\d+)\s+)?"
 LINE_RE = re.compile(THREAD + r"(?P<name>\w+)\((?P<args>.*)\)\s+=\s+(?P<result>.*)$")
 UNFINISHED_RE = re.compile(THREAD + r"(?P<name>\w+)\((?P<args>.*?),? <unfinished \.\.\.>$")
 RESUMED_RE = re.compile(THREAD + r"<\.\.\. (?P<name>\w+) resumed>\s*,?\s*(?P<args>.*)\)\s+=\s+(?P<result>.*)$")
+# A call strace was holding when it detached (Tracer.release), and the entry of a call held right now.
+DETACHED_RE = re.compile(THREAD + r"(?P<name>\w+)\((?P<args>.*) <detached \.\.\.>$")
+HELD_RE = re.compile(THREAD + r"(?P<name>\w+)\((?P<args>.*)$")
+HELD = "(HELD)"  # the result of a call held back for a race (the kit released it; its result was not traced)
 STATE_DIR = re.compile(r"/s\d{4}/")  # the crash explorer's per-run directories
 # element and directory names, descriptors, and times (utime with explicit seconds)
 GENERATED = re.compile(r"\b[0-9a-f]{14}\b|\b[0-9a-f]{8}\b|\b\d+(?=<)|\b\d{9,}\b")
@@ -79,6 +91,12 @@ class Syscall:
     def paths(self) -> list[str]:
         """The quoted string arguments (the drivers pass absolute paths), unescaped as far as paths need."""
         return [text.replace('\\"', '"').replace("\\\\", "\\") for text in QUOTED.findall(self.args)]
+
+    @property
+    def full_paths(self) -> list[str]:
+        """``paths``, with a path relative to a directory descriptor (``openat(5</d>, "x", ...)``) made absolute."""
+        base = self.descriptor_path
+        return [p if p.startswith("/") or base is None else f"{base}/{p}" for p in self.paths]
 
     @property
     def descriptor_path(self) -> str | None:
@@ -118,6 +136,8 @@ def parse_trace(text: str) -> list[Syscall]:
             rest = match["args"]
             calls[place] = Syscall(match["name"], f"{args}, {rest}" if args and rest else args + rest,
                                    match["result"].strip(), _thread(match))
+        elif match := DETACHED_RE.match(line):
+            calls.append(Syscall(match["name"], match["args"], HELD, _thread(match)))
     for (thread, name), (place, args) in pending.items():
         calls[place] = Syscall(name, args, "?", thread)
     return [call for call in calls if call is not None]
@@ -137,11 +157,11 @@ def nth_of(calls: list[Syscall], index: int) -> int:
 class Tracer:
     """strace attached to one running driver, tracing TRACED, maybe injecting into one syscall."""
 
-    def __init__(self, pid: int, output: Path, inject: str | None) -> None:
+    def __init__(self, pid: int, output: Path, inject: str | None, traced: tuple[str, ...] = TRACED) -> None:
         if shutil.which("strace") is None:
             raise TraceError("strace is not installed (Debian package strace)")
         self.output = output
-        argv = ["strace", "-f", "-y", "-s", "512", "-o", str(output), "-e", "trace=" + ",".join("?" + n for n in TRACED)]
+        argv = ["strace", "-f", "-y", "-s", "512", "-o", str(output), "-e", "trace=" + ",".join("?" + n for n in traced)]
         if inject:
             argv += ["-e", "inject=" + inject]
         self.proc = subprocess.Popen([*argv, "-p", str(pid)], stdin=subprocess.DEVNULL,
@@ -156,6 +176,28 @@ class Tracer:
                 self.finish()
                 raise TraceError(f"strace did not attach to {pid}: {seen.decode(errors='replace').strip() or 'no message'}")
             seen += chunk
+
+    def held(self, name: str, nth: int) -> Syscall | None:
+        """The ``nth`` call ``name`` if the traced process has entered it and not left it (so a
+        ``delay_enter`` injected into it holds it now): strace wrote its entry last, with no result."""
+        try:
+            text = self.output.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return None
+        if not text or text.endswith("\n"):
+            return None
+        done, last = text.rsplit("\n", 1) if "\n" in text else ("", text)
+        match = HELD_RE.match(last.strip())
+        thread = match and _thread(match)  # strace counts the nth call per thread
+        if match is None or match["name"] != name or sum(c.name == name and c.thread == thread for c in parse_trace(done)) != nth - 1:
+            return None
+        return Syscall(match["name"], match["args"], HELD)
+
+    def release(self) -> None:
+        """Detach, which lets a held call go on at once (its result and later calls are not traced)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=ATTACH_TIMEOUT)
 
     def finish(self) -> list[Syscall]:
         """Detach (or wait until the traced process died) and return its syscalls."""

@@ -25,7 +25,7 @@ from dirqkit.drivers.registry import DRIVERS
 from dirqkit.suite.caseload import Case
 from dirqkit.suite.roles import Assignment
 
-FAKETIME_ENV = {"FAKETIME_DONT_FAKE_MONOTONIC": "1", "NO_FAKE_STAT": "1"}
+FAKETIME_ENV = {"FAKETIME_DONT_FAKE_MONOTONIC": "1", "NO_FAKE_STAT": "1", "TZ": "UTC"}  # case clocks are UTC
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Implementation:
             return reason
         if case.faketime and shutil.which("faketime") is None:
             return "faketime is not installed (Debian package faketime)"
-        if any("crash" in step or "fault" in step for step in case.steps):
+        if case.is_traced():
             return tracing_unavailable()
         return None
 

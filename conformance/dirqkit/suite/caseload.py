@@ -28,6 +28,8 @@ from dirqkit.spec import requirement_levels
 # ``$name`` or ``${name}`` or ``${name:dir}`` / ``${name:elt}`` inside strings.
 VARIABLE_RE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<part>dir|elt))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 BUILTIN_VARIABLES = frozenset({"TOP", "WORK"})
+TRACED_KINDS = ("crash", "fault", "syscalls")  # steps that run ops under strace
+SCENARIO_KINDS = ("check", "stress", *TRACED_KINDS)  # steps that run on a Scene and judge themselves
 
 
 class CaseFileError(Exception):
@@ -64,6 +66,10 @@ class Case:
     faketime: str | None = None
     umask: str | None = None  # the process umask of the case's drivers (COMMON-4)
     step_lines: tuple[int, ...] = field(default=(), compare=False)
+    races: tuple[str, ...] = ()  # the RACE labels of SPEC.md the case forces
+
+    def is_traced(self) -> bool:
+        return any(kind in step for step in self.steps for kind in TRACED_KINDS)
 
     def option_names(self) -> set[str]:
         """The queue options the case uses: its queue's and those of its ``open`` steps."""
@@ -80,6 +86,7 @@ class Citation:
     case_id: str
     requirements: tuple[str, ...]
     where: str
+    races: tuple[str, ...] = ()
 
 
 def default_cases_dir() -> Path:
@@ -146,8 +153,9 @@ def _roles_named(step: dict[str, Any]) -> list[str]:
         stress = step["stress"]
         roles += [*stress.get("producers", []), *stress.get("consumers", [])]
         roles += [stress["purger"]["role"]] if "purger" in stress else []
-    for kind in ("crash", "fault"):
+    for kind in TRACED_KINDS:
         roles += [action["role"] for action in step.get(kind, {}).get("ops", []) if "role" in action]
+    roles += [action["role"] for action in step.get("fault", {}).get("race", []) if "role" in action]
     return roles
 
 
@@ -218,6 +226,7 @@ def load_case_file(path: Path, cases_dir: Path | None = None, known_ids: Collect
             faketime=raw.get("faketime"),
             umask=raw.get("umask"),
             step_lines=step_lines,
+            races=tuple(raw.get("races", ())),
         ))
     return cases
 
@@ -237,4 +246,4 @@ def load_cases(cases_dir: Path, known_ids: Collection[str] | None = None) -> lis
 
 def load_citations(cases_dir: Path) -> list[Citation]:
     """Every case's cited IDs, unknown ones included: the caller (spec-trace) checks them against its SPEC.md."""
-    return [Citation(c.id, c.requirements, c.where) for c in load_cases(cases_dir, ANY_ID)]
+    return [Citation(c.id, c.requirements, c.where, c.races) for c in load_cases(cases_dir, ANY_ID)]

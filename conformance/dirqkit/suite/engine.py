@@ -17,10 +17,10 @@ from typing import Any
 
 from dirqkit.concurrency import checker, stress
 from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, Scene
-from dirqkit.crash import explorer
+from dirqkit.crash import explorer, profile
 from dirqkit.drivers.client import Actor, OpError
 from dirqkit.suite import fixture_steps
-from dirqkit.suite.caseload import VARIABLE_RE, Case
+from dirqkit.suite.caseload import SCENARIO_KINDS, VARIABLE_RE, Case
 from dirqkit.trees import treeops
 
 
@@ -231,14 +231,16 @@ class Engine:
                      open_args=self.open_args, resolve=lambda value: substitute(value, self.run.bindings))
 
     def scenario_step(self, index: int, step: dict[str, Any]) -> None:
-        """A check, stress, crash or fault step: the scenario runs on a Scene and judges itself."""
-        kind = next(kind for kind in ("check", "stress", "crash", "fault") if kind in step)
+        """A check, stress, crash, fault or syscalls step: the scenario runs on a Scene and judges itself."""
+        kind = next(kind for kind in SCENARIO_KINDS if kind in step)
         spec, scene = step[kind], self.scene()
         try:
             if kind == "check":
                 checker.run_step(scene, spec)
             elif kind == "stress":
                 stress.run_step(scene, spec)
+            elif kind == "syscalls":
+                profile.run_step(scene, spec)
             else:
                 explorer.run_step(scene, kind, spec)
         except ScenarioFailed as failed:
@@ -275,7 +277,7 @@ class Engine:
             feeder = treeops.apply_fs(self.run.top, self.run.work, action)
             if feeder is not None:
                 self.feeders.append(feeder)
-        elif any(kind in step for kind in ("check", "stress", "crash", "fault")):
+        elif any(kind in step for kind in SCENARIO_KINDS):
             self.scenario_step(index, step)
         else:
             expectation = substitute(step["tree"], self.run.bindings)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from dirqkit.concurrency.scene import ScenarioSkipped
 from dirqkit.drivers.registry import DRIVERS
 from dirqkit.report import formats
 from dirqkit.report.results import ENVIRONMENT, NOT_CLAIMED, UNAVAILABLE, Record, RunResults
@@ -264,6 +265,11 @@ class CaseItem(pytest.Item):
             if self.config.getoption("dirqkit_inconclusive_fails"):
                 pytest.fail(self.describe(exc), pytrace=False)
             pytest.skip(text)
+        except ScenarioSkipped as skipped:
+            self.record.outcome = "SKIP"
+            self._publish()
+            shutil.rmtree(scratch, ignore_errors=True)
+            pytest.skip(str(skipped))
         except BaseException as exc:
             if self._keep_evidence(exc, scratch, actors):
                 pytest.fail(self.describe(exc), pytrace=False)  # not excused by the xfail marker (raises=Exception)
