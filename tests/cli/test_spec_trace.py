@@ -228,15 +228,18 @@ def test_strict_fails_on_a_race_neither_forced_nor_marked_unforceable(tmp_path, 
     spec = write_spec(tmp_path, RACE_SPEC)
     cases = write_cases(tmp_path, "cases:\n" + raced_case("c1", "[RACE-1]"))
     marks = tmp_path / "races.yaml"
-    code, out = trace(tmp_path, spec, cases, "--strict", "--races", str(marks), capsys=capsys)
+    untestable = tmp_path / "untestable.yaml"  # the spec's SHOULD is not what this test is about
+    untestable.write_text("NAME-2: about deployment\n", encoding="utf-8")
+    strict = ("--strict", "--races", str(marks), "--untestable", str(untestable))
+    code, out = trace(tmp_path, spec, cases, *strict, capsys=capsys)
     assert code == 1
     assert re.search(r"SPEC\.md:\d+: RACE-2 is forced by no case and not marked unforceable", out.out)
     marks.write_text("unforceable:\n  RACE-2: strace cannot stop it\n", encoding="utf-8")
-    code, out = trace(tmp_path, spec, cases, "--strict", "--races", str(marks), capsys=capsys)
+    code, out = trace(tmp_path, spec, cases, *strict, capsys=capsys)
     assert code == 0, out.out
     assert "unforceable: strace cannot stop it" in out.out
     marks.write_text("unforceable:\n  RACE-2: ''\n", encoding="utf-8")
-    code, out = trace(tmp_path, spec, cases, "--strict", "--races", str(marks), capsys=capsys)
+    code, out = trace(tmp_path, spec, cases, *strict, capsys=capsys)
     assert code == 2 and "each RACE-n to a reason" in out.err
 
 
