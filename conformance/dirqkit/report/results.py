@@ -77,6 +77,7 @@ class RunResults:
     def __init__(self, levels: dict[str, str] | None = None) -> None:
         self.records: list[Record] = []
         self._levels = levels
+        self.environment: dict[str, Any] = {}  # where the run's queues lived: filesystem, mount options, link counts
 
     @property
     def levels(self) -> dict[str, str]:
@@ -133,6 +134,14 @@ class RunResults:
             lines.append(f"- {rid}: {len(labels)} run(s): {shown}")
         return "\n".join(lines)
 
+    def environment_line(self) -> str:
+        env = self.environment
+        if not env:
+            return ""
+        links = "maintained" if env.get("dir_link_counts") else "not maintained"
+        return (f"queues in {env.get('dir')}: {env.get('filesystem')} mounted on {env.get('mount_point')} "
+                f"({env.get('mount_options')}), directory link counts {links}")
+
     def ok(self) -> bool:
         return not any(r.outcome in BAD for r in self.records)
 
@@ -143,10 +152,12 @@ class RunResults:
             lines.append(f"| {group} | " + " | ".join(row[i].text() if i in row else "-" for i in impls) + " |")
         totals = ", ".join(f"{n} {o}" for o, n in self.totals().items() if n)
         should = self.should_markdown()
-        return "\n".join(lines) + f"\n\n{len(self.records)} runs: {totals}" + (f"\n\n{should}" if should else "")
+        where = self.environment_line()
+        return (f"{where}\n\n" if where else "") + "\n".join(lines) + f"\n\n{len(self.records)} runs: {totals}" + (f"\n\n{should}" if should else "")
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "environment": self.environment,
             "implementations": self.implementations(),
             "totals": self.totals(),
             "should_deviations": {rid: [r.label for r in rs] for rid, rs in self.should_deviations().items()},
@@ -191,7 +202,7 @@ class RunResults:
         page = f"""<!doctype html><html><head><meta charset=utf-8><title>dirqkit conformance matrix</title>
 <style>body{{font-family:sans-serif}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:3px 8px}}
 .good{{background:#cfc}}.bad{{background:#fcc}}.skip{{background:#eee}}pre{{white-space:pre-wrap}}</style></head>
-<body><h1>dirqkit conformance matrix</h1><p>{len(self.records)} runs: {esc(totals)}</p>
+<body><h1>dirqkit conformance matrix</h1><p>{esc(self.environment_line())}</p><p>{len(self.records)} runs: {esc(totals)}</p>
 <table><tr><th>requirement group</th>{head}</tr>{''.join(rows)}</table>
 <pre>{esc(self.should_markdown())}</pre>
 <h2>Failures</h2><ol>{''.join(failures) or '<p>none</p>'}</ol></body></html>

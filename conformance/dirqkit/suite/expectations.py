@@ -16,6 +16,11 @@ They must also fail only for the requirements the matching entries name (a
 case that breaks several requirements has one entry per requirement): a
 failure on any other requirement is a new failure, reported as FAIL.
 
+``filesystems: [btrfs, overlay]`` limits an entry to runs whose queues live
+on one of these filesystem types (as /proc/self/mountinfo names them; see
+``dirqkit run --dir``): a deviation that shows only where, say, directory
+link counts are not maintained. Elsewhere the entry does not apply.
+
 ``racy: true`` marks a deviation that shows only some of the time (a race
 that must go one way, a random order): such a run may pass without being
 reported.
@@ -48,17 +53,22 @@ class ExpectedFailure:
     requirement: str
     reason: str
     racy: bool = False
+    filesystems: tuple[str, ...] = ()  # empty: every filesystem
 
-    def matches(self, case_id: str, assignment: Assignment) -> bool:
-        return case_id == self.case and set(self.roles) <= set(assignment.pairs)
+    def matches(self, case_id: str, assignment: Assignment, filesystem: str | None = None) -> bool:
+        return (case_id == self.case and set(self.roles) <= set(assignment.pairs)
+                and (not self.filesystems or filesystem in self.filesystems))
 
 
 def _entry(path: Path, index: int, raw: Any, implementation: str) -> ExpectedFailure:
     where = f"{path}: expected_failures[{index}]"
-    if not isinstance(raw, dict) or set(raw) - {"case", "roles", "requirement", "reason", "racy"}:
-        raise ExpectationsError(f"{where}: an entry has case, roles, requirement, reason and optionally racy")
+    if not isinstance(raw, dict) or set(raw) - {"case", "roles", "requirement", "reason", "racy", "filesystems"}:
+        raise ExpectationsError(f"{where}: an entry has case, roles, requirement, reason and optionally racy and filesystems")
     if not isinstance(raw.get("racy", False), bool):
         raise ExpectationsError(f"{where}: 'racy' must be true or false")
+    filesystems = raw.get("filesystems", [])
+    if not isinstance(filesystems, list) or not all(isinstance(f, str) and f for f in filesystems) or "filesystems" in raw and not filesystems:
+        raise ExpectationsError(f"{where}: 'filesystems' must be a non-empty list of filesystem types (ext4, xfs, btrfs, overlay, ...)")
     for key in ("case", "requirement", "reason"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ExpectationsError(f"{where}: '{key}' must be a non-empty string")
@@ -66,7 +76,7 @@ def _entry(path: Path, index: int, raw: Any, implementation: str) -> ExpectedFai
     if not isinstance(roles, dict) or not roles or not all(isinstance(v, str) for v in roles.values()):
         raise ExpectationsError(f"{where}: 'roles' must map role names to implementations")
     return ExpectedFailure(implementation, raw["case"], tuple(sorted(roles.items())), raw["requirement"], raw["reason"],
-                           raw.get("racy", False))
+                           raw.get("racy", False), tuple(filesystems))
 
 
 def load_file(path: Path) -> list[ExpectedFailure]:
@@ -104,7 +114,8 @@ class Expected:
 
     @property
     def reason(self) -> str:
-        lines = (f"{e.requirement}: {e.reason} ({e.implementation}{', racy' if e.racy else ''})" for e in self.entries)
+        lines = (f"{e.requirement}: {e.reason} ({e.implementation}{', racy' if e.racy else ''}"
+                 f"{', on ' + '/'.join(e.filesystems) if e.filesystems else ''})" for e in self.entries)
         return "; ".join(dict.fromkeys(lines))  # entries of two roles may say the same
 
     def uncovered(self, violated: tuple[str, ...]) -> list[str]:
@@ -112,8 +123,10 @@ class Expected:
         return [r for r in violated if r not in self.requirements]
 
 
-def find(expectations: list[ExpectedFailure], case_id: str, assignment: Assignment) -> Expected | None:
-    entries = tuple(e for e in expectations if e.matches(case_id, assignment))
+def find(expectations: list[ExpectedFailure], case_id: str, assignment: Assignment,
+         filesystem: str | None = None) -> Expected | None:
+    """The entries matching a run whose queues live on ``filesystem`` (a type such as ext4; None: unknown)."""
+    entries = tuple(e for e in expectations if e.matches(case_id, assignment, filesystem))
     return Expected(entries) if entries else None
 
 
