@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cases", action="append", default=[], type=Path, metavar="DIR", help="run cases from this directory instead of the kit's")
     parser.add_argument("--expectations", type=Path, default=None, metavar="DIR", help="expectations directory (default: the kit's)")
     parser.add_argument("--dir", type=Path, default=None, metavar="PATH", help="create every case's queues under PATH, on the filesystem to test (default: the temporary directory); reports record its filesystem")
+    parser.add_argument("--baked", type=Path, default=None, metavar="DIR", help="fixture cases use trees baked ahead in DIR (an overlay's lower layer; see tools/fs_matrix.py)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per-request driver timeout (default 30)")
     parser.add_argument("-j", "--jobs", default="auto", metavar="N", help="parallel workers (pytest-xdist), 'auto' or 0 for none (default auto)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML (requirement IDs as properties)")
@@ -74,7 +75,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     argv += ["--dirqkit-timeout", str(args.timeout), "--dirqkit-results", str(args.results)]
     for option, value in (("--junitxml", args.junit), ("--dirqkit-json", args.json), ("--dirqkit-markdown", args.markdown),
                           ("--dirqkit-html", args.html), ("--dirqkit-write-expectations", args.write_expectations),
-                          ("--dirqkit-expectations", args.expectations), ("--dirqkit-dir", args.dir)):
+                          ("--dirqkit-expectations", args.expectations), ("--dirqkit-dir", args.dir),
+                          ("--dirqkit-baked", args.baked)):
         if value is not None:
             argv += [option, str(value)]
     return argv

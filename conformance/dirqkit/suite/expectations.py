@@ -130,29 +130,42 @@ def find(expectations: list[ExpectedFailure], case_id: str, assignment: Assignme
     return Expected(entries) if entries else None
 
 
-def draft(records: list[dict[str, Any]], reference: str = "ref") -> dict[str, str]:
-    """YAML drafts, per implementation, from a run's records (``--write-expectations``).
+FAILED = frozenset({"FAIL", "ERROR", "TIMEOUT", "CRASH", "XFAIL"})
+
+
+def blame(records: list[dict[str, Any]], reference: str = "ref",
+          outcomes: frozenset[str] = FAILED) -> list[tuple[dict[str, Any], list[tuple[str, str]]]]:
+    """Each record whose outcome is in ``outcomes``, with the (role, implementation) pairs to blame for it.
 
     A failure is blamed on the (role, implementation) pairs that fail in every
     run of the case where they occur: a purger that deletes foreign files
-    fails whoever produced. A failure no such pair explains is drafted with
-    all of its non-reference roles. The maintainer reviews each reason.
+    fails whoever produced. A failure no such pair explains is blamed on all
+    of its non-reference roles.
     """
-    bad = {"FAIL", "ERROR", "TIMEOUT", "CRASH", "XFAIL"}
     runs: dict[tuple[str, str, str], list[bool]] = {}
     for record in records:
         if record["outcome"] == "SKIP":
             continue
         for role, impl in record["roles"].items():
-            runs.setdefault((record["case"], role, impl), []).append(record["outcome"] in bad)
+            runs.setdefault((record["case"], role, impl), []).append(record["outcome"] in FAILED)
     always = {key for key, failed in runs.items() if all(failed) and key[2] != reference}
-    per_impl: dict[str, dict[tuple[str, tuple[tuple[str, str], ...], str], dict[str, Any]]] = {}
+    found = []
     for record in records:
-        if record["outcome"] not in bad:
-            continue
-        roles: dict[str, str] = record["roles"]
-        blamed = [(r, i) for r, i in roles.items() if (record["case"], r, i) in always]
-        pairs = blamed or [(r, i) for r, i in roles.items() if i != reference]
+        if record["outcome"] in outcomes:
+            roles: dict[str, str] = record["roles"]
+            blamed = [(r, i) for r, i in roles.items() if (record["case"], r, i) in always]
+            found.append((record, blamed or [(r, i) for r, i in roles.items() if i != reference]))
+    return found
+
+
+def draft(records: list[dict[str, Any]], reference: str = "ref") -> dict[str, str]:
+    """YAML drafts, per implementation, from a run's records (``--write-expectations``).
+
+    Each failure becomes an entry per implementation it is blamed on
+    (:func:`blame`) and per requirement it broke. The maintainer reviews each reason.
+    """
+    per_impl: dict[str, dict[tuple[str, tuple[tuple[str, str], ...], str], dict[str, Any]]] = {}
+    for record, pairs in blame(records, reference):
         broken = record.get("violated") or [record.get("requirement") or record["requirements"][0]]
         for impl in sorted({i for _, i in pairs}):
             mine = tuple(sorted((r, i) for r, i in pairs if i == impl))

@@ -20,12 +20,13 @@ import pytest
 from _pytest import junitxml
 
 from dirqkit.report.results import Record, RunResults
-from dirqkit.suite import caseload, expectations
+from dirqkit.suite import caseload, expectations, fixture_steps
 from dirqkit.suite.actors import DriverPool, Implementation, discover
 from dirqkit.suite.caseload import Case, CaseFileError
 from dirqkit.suite.engine import CaseFailed, Engine
 from dirqkit.suite.roles import Assignment, assignments
-from dirqkit.trees import filesystem, treeops
+from dirqkit.trees import baked, filesystem, treeops
+from dirqkit.trees.manifest import FixtureError
 
 KIT_KEY = pytest.StashKey["KitSession"]()
 
@@ -40,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dirqkit-req", action="append", default=[], metavar="ID", help="run only cases citing this requirement ID (or ID prefix such as SIMPLE-LOCK)")
     group.addoption("--dirqkit-group", action="append", default=[], metavar="GROUP", help="run only these case groups")
     group.addoption("--dirqkit-dir", default=None, metavar="PATH", help="create every case's queue and scratch under PATH (default: the temporary directory)")
+    group.addoption("--dirqkit-baked", default=None, metavar="DIR", help="fixture cases take their tree from DIR, baked ahead (e.g. in an overlay's lower layer; dirqkit.trees.baked)")
     group.addoption("--dirqkit-timeout", type=float, default=30.0, metavar="SECONDS", help="per-request driver timeout")
     group.addoption("--dirqkit-expectations", default=None, metavar="DIR", help="expectations directory (default: the kit's)")
     group.addoption("--dirqkit-results", default="dirqkit-results", metavar="DIR", help="where failing runs keep their tree, log and transcripts")
@@ -79,6 +81,7 @@ class KitSession:
         self.timeout = opt("dirqkit_timeout")
         self.results_dir = Path(opt("dirqkit_results")).resolve()
         self.base_dir = Path(opt("dirqkit_dir") or tempfile.gettempdir())
+        self.baked = Path(opt("dirqkit_baked")) if opt("dirqkit_baked") else None
         if opt("dirqkit_dir"):
             problem = filesystem.writable_problem(self.base_dir)
             if problem:
@@ -247,9 +250,17 @@ class CaseItem(pytest.Item):
             pytest.skip(self.skip_reason)
         kit: KitSession = self.config.stash[KIT_KEY]
         assert self.assignment is not None
+        fixture = fixture_steps.fixture_of(self.case) if kit.baked else None
+        try:
+            baked_top = baked.claim(kit.baked, *fixture) if fixture else None
+        except FixtureError as exc:  # the kit could not set the case up: an ERROR, never a FAIL
+            self.record.outcome, self.record.message = "ERROR", str(exc)
+            self._publish()
+            pytest.fail(f"ERROR {self.case.id}: {exc}", pytrace=False)
         scratch = Path(tempfile.mkdtemp(prefix="dirqkit-", dir=kit.base_dir))
+        top = baked_top or scratch / "queue"
         actors = kit.pool.actors(self.assignment, kit.implementations, self.case.faketime)
-        engine = Engine(self.case, actors, scratch / "queue", scratch / "work")
+        engine = Engine(self.case, actors, top, scratch / "work", prebuilt=baked_top is not None)
         self.engine = engine
         try:
             engine.execute()
