@@ -56,7 +56,7 @@ class Implementation:
             missing = sorted(case.option_names() - set(known_options))
             if missing:
                 return f"{self.name} {queue_type} queues have no option {', '.join(missing)}"
-        if case.faketime and shutil.which("faketime") is None:
+        if (case.faketime or case.clock) and shutil.which("faketime") is None:
             return "faketime is not installed (Debian package faketime)"
         if any("crash" in step or "fault" in step for step in case.steps):
             return tracing_unavailable()
@@ -84,11 +84,12 @@ class DriverPool:
         return client
 
     def actors(self, assignment: Assignment, implementations: dict[str, Implementation],
-               faketime: str | None) -> dict[str, DriverClient]:
-        """One driver process per role, reusing idle ones."""
+               case: Case) -> dict[str, DriverClient]:
+        """One driver process per role, reusing idle ones; a role runs under faketime if the case sets its time or clock."""
         taken: dict[str, DriverClient] = {}
         try:
             for role, name in assignment.pairs:
+                faketime = case.faketime_of(role)
                 with self._lock:
                     key = (name, (faketime,) if faketime else ())
                     idle = self._idle.get(key, [])

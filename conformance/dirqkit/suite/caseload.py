@@ -41,7 +41,12 @@ class Case:
     group: str
     where: str
     faketime: str | None = None
+    clock: dict[str, str] = field(default_factory=dict)  # role -> clock offset in seconds ("+3600")
     step_lines: tuple[int, ...] = field(default=(), compare=False)
+
+    def faketime_of(self, role: str) -> str | None:
+        """The libfaketime spec a role's driver runs under: the case's ``faketime``, or the role's ``clock`` offset."""
+        return self.faketime or self.clock.get(role)
 
     def option_names(self) -> set[str]:
         """The queue options the case uses: its queue's and those of its ``open`` steps."""
@@ -133,6 +138,11 @@ def _check_case(case: dict[str, Any]) -> list[tuple[list[Any], str]]:
     """Semantic checks beyond the schema: (json path, message) per problem."""
     problems = []
     bound = set(BUILTIN_VARIABLES)
+    for role in case.get("clock", {}):
+        if role not in case["roles"]:
+            problems.append((["clock"], f"clock names role {role!r}, not in roles"))
+    if "clock" in case and "faketime" in case:
+        problems.append((["clock"], "a case has either faketime (one fixed time for all) or clock (offsets per role), not both"))
     for index, step in enumerate(case["steps"]):
         for role in _roles_named(step):
             if role not in case["roles"]:
@@ -175,6 +185,7 @@ def load_case_file(path: Path, cases_dir: Path | None = None) -> list[Case]:
             group=raw.get("group", group_default),
             where=f"{path}:{line}",
             faketime=raw.get("faketime"),
+            clock=dict(raw.get("clock", {})),
             step_lines=step_lines,
         ))
     return cases

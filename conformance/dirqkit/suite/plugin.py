@@ -259,7 +259,7 @@ class CaseItem(pytest.Item):
             pytest.fail(f"ERROR {self.case.id}: {exc}", pytrace=False)
         scratch = Path(tempfile.mkdtemp(prefix="dirqkit-", dir=kit.base_dir))
         top = baked_top or scratch / "queue"
-        actors = kit.pool.actors(self.assignment, kit.implementations, self.case.faketime)
+        actors = kit.pool.actors(self.assignment, kit.implementations, self.case)
         engine = Engine(self.case, actors, top, scratch / "work", prebuilt=baked_top is not None)
         self.engine = engine
         try:
