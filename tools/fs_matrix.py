@@ -6,7 +6,8 @@ in a scratch directory, formats it, mounts it with a loop device and runs
 `dirqkit run --dir` on it: the Simple and Normal groups and a short
 concurrency run, with every implementation given by --impl (default: every
 available one). The overlay is mounted from lower, upper and work directories
-as a container runtime does; before mounting, the fixture trees are baked into
+as a container runtime does (once as is, once with redirect_dir=on, which lets
+a lower directory be renamed); before mounting, the fixture trees are baked into
 the lower layer and the fixture group runs on them (`dirqkit run --baked`):
 entries that come from an image are copied up at their first change.
 Everything is unmounted and deleted at the end, also on failure, Ctrl-C or
@@ -49,7 +50,9 @@ IMAGES = {
     "xfs": (300, ["mkfs.xfs", "-q", "-f"]),
     "btrfs": (120, ["mkfs.btrfs", "-q", "-f"]),
 }
-FILESYSTEMS = [*IMAGES, "overlay"]
+# Overlays: mount options beyond the layers. redirect_dir=on lets a lower directory be renamed.
+OVERLAYS = {"overlay": "", "overlay-redirect": ",redirect_dir=on"}
+FILESYSTEMS = [*IMAGES, *OVERLAYS]
 SUITE_GROUPS = ["simple", "normal"]
 CONCURRENCY_CASES = ["conc-simple-produce-consume-parallel", "conc-simple-2x2", "conc-normal-2x2"]
 
@@ -68,10 +71,10 @@ def mount_problem() -> str | None:
     return None
 
 
-def image_problem(fstype: str) -> str | None:
-    if fstype in IMAGES and shutil.which(IMAGES[fstype][1][0]) is None:
-        package = {"xfs": "xfsprogs", "btrfs": "btrfs-progs", "ext4": "e2fsprogs"}[fstype]
-        return f"{IMAGES[fstype][1][0]} not installed (Debian package {package})"
+def image_problem(name: str) -> str | None:
+    if name in IMAGES and shutil.which(IMAGES[name][1][0]) is None:
+        package = {"xfs": "xfsprogs", "btrfs": "btrfs-progs", "ext4": "e2fsprogs"}[name]
+        return f"{IMAGES[name][1][0]} not installed (Debian package {package})"
     return None
 
 
@@ -144,14 +147,14 @@ def mount_image(fstype: str, scratch: Path, cleanup: Cleanup) -> Path:
     return point
 
 
-def mount_overlay(scratch: Path, cleanup: Cleanup, lower_content: Callable[[Path], None]) -> Path:
-    layers = scratch / "overlay"
+def mount_overlay(name: str, scratch: Path, cleanup: Cleanup, lower_content: Callable[[Path], None]) -> Path:
+    layers = scratch / name
     lower, upper, work, point = (layers / name for name in ("lower", "upper", "work", "merged"))
     for directory in (lower, upper, work, point):
         directory.mkdir(parents=True)
     cleanup.push(f"delete {layers}", lambda: shutil.rmtree(layers))
     lower_content(lower)
-    _run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", str(point)])
+    _run(["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}{OVERLAYS[name]}", str(point)])
     cleanup.push(f"unmount {point}", lambda: unmount(point))
     return point
 
@@ -187,7 +190,7 @@ class Cell:
 
 @dataclass
 class Row:
-    fstype: str
+    name: str  # a key of IMAGES or OVERLAYS
     environment: dict[str, Any] = field(default_factory=dict)
     cells: dict[str, Cell] = field(default_factory=dict)
     skipped: str | None = None
@@ -200,7 +203,8 @@ def fill(row: Row, records: list[dict[str, Any]], loaded: list[expectations.Expe
         for impl in record["roles"].values():
             row.cells.setdefault(impl, Cell()).runs += record["outcome"] != "SKIP"
         if record["outcome"] == "XFAIL":
-            found = expectations.find(loaded, record["case"], Assignment(tuple(record["roles"].items())), row.fstype)
+            found = expectations.find(loaded, record["case"], Assignment(tuple(record["roles"].items())),
+                                      row.environment.get("filesystem"))
             for entry in found.entries if found else ():
                 if entry.filesystems:
                     row.cells.setdefault(entry.implementation, Cell()).known_here.add(entry.requirement)
@@ -219,32 +223,32 @@ def render(rows: list[Row], implementations: list[str]) -> str:
             continue
         links = {True: "yes", False: "no"}.get(row.environment.get("dir_link_counts"), "?")
         cells = [row.cells[i].text() if i in row.cells else "-" for i in implementations]
-        lines.append(f"| {row.fstype} | {links} | " + " | ".join(cells) + " |")
+        lines.append(f"| {row.name} | {links} | " + " | ".join(cells) + " |")
     for row in rows:
         if row.skipped:
-            lines.append(f"\n{row.fstype}: skipped: {row.skipped}")
+            lines.append(f"\n{row.name}: skipped: {row.skipped}")
         for error in row.errors:
-            lines.append(f"\n{row.fstype}: {error}")
+            lines.append(f"\n{row.name}: {error}")
     return "\n".join(lines)
 
 
-def suite_runs(fstype: str) -> list[tuple[str, list[str]]]:
+def suite_runs(name: str) -> list[tuple[str, list[str]]]:
     runs = [("suite", [arg for group in SUITE_GROUPS for arg in ("--group", group)]),
             ("concurrency", [arg for case in CONCURRENCY_CASES for arg in ("--case", case)])]
-    return runs + ([("fixtures-from-lower", ["--group", "fixtures"])] if fstype == "overlay" else [])
+    return runs + ([("fixtures-from-lower", ["--group", "fixtures"])] if name in OVERLAYS else [])
 
 
 def run_suite(row: Row, point: Path, impls: list[str], args: argparse.Namespace, cleanup: Cleanup,
               loaded: list[expectations.ExpectedFailure]) -> None:
     queues = point / "queues"
     queues.mkdir()
-    for label, selection in suite_runs(row.fstype):
-        out = args.out / f"{row.fstype}-{label}.json"
+    for label, selection in suite_runs(row.name):
+        out = args.out / f"{row.name}-{label}.json"
         argv = [sys.executable, "-m", "dirqkit", "run", "--dir", str(queues), "-j", str(args.jobs),
-                "--json", str(out), "--results", str(args.out / f"{row.fstype}-{label}"), *selection]
+                "--json", str(out), "--results", str(args.out / f"{row.name}-{label}"), *selection]
         argv += ["--baked", str(point / "baked")] if label == "fixtures-from-lower" else []
         argv += [arg for impl in impls for arg in ("--impl", impl)]
-        print(f"fs_matrix: {row.fstype}: {label}: {' '.join(argv[1:])}", flush=True)
+        print(f"fs_matrix: {row.name}: {label}: {' '.join(argv[1:])}", flush=True)
         code = cleanup.run(argv)
         if code not in (0, 1) or not out.is_file():
             row.errors.append(f"{label}: dirqkit run exited {code} without results")
@@ -276,20 +280,20 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     loaded = expectations.load_all()
     problem = mount_problem()
-    rows = [Row(fstype) for fstype in wanted]
+    rows = [Row(name) for name in wanted]
     scratch = Path(tempfile.mkdtemp(prefix="dirqkit-fs-", dir=args.scratch))
     try:
         with Cleanup() as cleanup:
             cleanup.push(f"delete {scratch}", lambda: shutil.rmtree(scratch))
             for row in rows:
-                row.skipped = problem or image_problem(row.fstype)
+                row.skipped = problem or image_problem(row.name)
                 if row.skipped:
                     continue
                 try:
-                    if row.fstype == "overlay":
-                        point = mount_overlay(scratch, cleanup, lambda lower: bake_fixtures(lower, len(impls)))
+                    if row.name in OVERLAYS:
+                        point = mount_overlay(row.name, scratch, cleanup, lambda lower: bake_fixtures(lower, len(impls)))
                     else:
-                        point = mount_image(row.fstype, scratch, cleanup)
+                        point = mount_image(row.name, scratch, cleanup)
                 except subprocess.CalledProcessError as error:
                     row.skipped = f"cannot make or mount it here: {' '.join(error.cmd)}: {error.stderr.decode(errors='replace').strip()}"
                     continue
