@@ -9,6 +9,7 @@ workers agree on the item list.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
@@ -102,7 +103,7 @@ class KitSession:
             self.results.environment = filesystem.describe(self.base_dir)
         return self.results.environment
 
-    @property
+    @functools.cached_property
     def filesystem_type(self) -> str | None:
         """The filesystem type, for expectations limited to some filesystems (probed only if one is)."""
         return self.environment()["filesystem"] if any(e.filesystems for e in self.expectations) else None
@@ -291,6 +292,8 @@ class CaseItem(pytest.Item):
         shutil.rmtree(evidence, ignore_errors=True)
         evidence.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(scratch), evidence)
+        if not self.engine.run.top.is_relative_to(scratch):  # a baked fixture tree: a copy goes with the evidence
+            shutil.copytree(self.engine.run.top, evidence / "queue", symlinks=True)
         (evidence / "log.txt").write_text("\n".join(self.engine.run.log) + "\n", encoding="utf-8")
         for role, actor in actors.items():
             actor.save_transcript(evidence / f"transcript-{role}-{actor.implementation}.jsonl")
