@@ -13,9 +13,13 @@ entries that come from an image are copied up at their first change.
 Everything is unmounted and deleted at the end, also on failure, Ctrl-C or
 SIGTERM. A filesystem that cannot be made or mounted here is skipped, with the reason.
 
-It prints one table, filesystem x implementation, with the requirements
-that fail (new failures), and the deviations known only on that filesystem
-(expectation entries limited with `filesystems:`, see suite/expectations.py).
+It prints one table, filesystem x implementation: "FAIL" and the
+requirements that fail without an expectation (blamed as expectation drafts
+are, `expectations.blame`), or "ok"; then "known here:" and the requirements
+of expected failures whose entries are limited to some filesystems, this one
+among them (`filesystems:`, see suite/expectations.py; SPEC Appendix A.5).
+The table also goes to OUT/table.md, with each run's JSON and the evidence of
+failures. Exit 1 when a cell fails or a run broke.
 
     python3 tools/fs_matrix.py [--impl ref,python-dirq] [--fs ext4,xfs,btrfs,overlay]
                                [--out fs-matrix-results] [--scratch DIR] [-j N]
