@@ -67,7 +67,7 @@ class CaseRunner:
         (case,) = load_case_file(case_file)
         commands = {f"impl-{role}": " ".join(argv) for role, argv in drivers.items()}
         implementations = discover(list(commands), commands, self.pool)
-        actors = self.pool.actors(Assignment(tuple((role, f"impl-{role}") for role in case.roles)), implementations, None)
+        actors = self.pool.actors(Assignment(tuple((role, f"impl-{role}") for role in case.roles)), implementations, case)
         try:
             return Engine(case, actors, where / "queue", where / "work").execute()
         finally:

@@ -166,6 +166,10 @@ BAD_ACTORS = """cases:
     (["--impl", "ref", "--case", "nosuch"], CASES, "no case selected"),
     (["--impl", "ref"], "cases:\n  - id: x\n    title: t\n", "demo.yaml:2: cases/0: 'requirements' is a required property"),
     (["--driver", "x"], CASES, "every --driver needs a --name"),
+    (["--impl", "ref", "--dir", "no/such/dir"], CASES, "--dir: no/such/dir does not exist"),
+    (["--impl", "ref", "--dir", "cases/demo.yaml"], CASES, "--dir: cases/demo.yaml is not a directory"),
+    (["--impl", "ref"], BAD_ACTORS.format(step="{role: a, op: count}").replace("roles:", "clock: {zz: '+60'}\n    roles:"),
+     "case x: clock names role 'zz', not in roles"),
     (["--impl", "ref"], BAD_ACTORS.format(step="stress: {producers: [a, zz], consumers: [a], elements: 5}"),
      "demo.yaml:8: case x: step names role 'zz', not in roles"),
     (["--impl", "ref"], BAD_ACTORS.format(step="fault: {ops: [{role: a, op: add}], inject: [write], errors: [ENOPE]}"),
@@ -214,3 +218,29 @@ def test_repeat_lists_no_variation_for_stable_outcomes_and_keeps_each_run(tmp_pa
     assert "2 repetitions: 0 run(s) varied" in done.stdout
     for path in stability["results"]:
         assert {r["outcome"] for r in json.loads(Path(path).read_text())["records"]} == {"PASS", "FAIL"}
+
+
+def test_dir_holds_the_queues_and_every_report_records_its_filesystem(tmp_path):
+    queues = tmp_path / "queues"
+    queues.mkdir()
+    done = run(tmp_path, "--impl", "ref", "--dir", str(queues), "--case", "demo-wrong", "--case", "demo-add",
+               "--junit", str(tmp_path / "junit.xml"), "--html", str(tmp_path / "out.html"))
+    assert done.returncode == 1, done.stdout
+    env = json.loads((tmp_path / "out.json").read_text())["environment"]
+    assert env["dir"] == str(queues.resolve())
+    assert env["filesystem"] and env["filesystem"] != "unknown" and isinstance(env["dir_link_counts"], bool)
+    assert f"queues in {queues.resolve()}: {env['filesystem']}" in done.stdout
+    assert f'name="dirqkit.filesystem" value="{env["filesystem"]}"' in (tmp_path / "junit.xml").read_text()
+    assert f"queues in {queues.resolve()}" in (tmp_path / "out.html").read_text()
+    # the passing case's scratch is gone; the failing one's queue went to the evidence
+    assert not any(queues.iterdir())
+    assert (tmp_path / "results" / "failures" / "demo-wrong_consumer=ref_" / "queue").is_dir()
+
+
+def test_an_expectation_limited_to_other_filesystems_does_not_apply(tmp_path):
+    limited = (EXPECTED % "demo-wrong").replace("reason: demo}", "reason: demo, filesystems: [no-such-fs]}")
+    done = run(tmp_path, "--impl", "ref", "--case", "demo-wrong", expectations=limited)
+    assert done.returncode == 1 and records(tmp_path)["demo-wrong[consumer=ref]"] == "FAIL"
+    here = json.loads((tmp_path / "out.json").read_text())["environment"]["filesystem"]
+    done = run(tmp_path, "--impl", "ref", "--case", "demo-wrong", expectations=limited.replace("no-such-fs", here))
+    assert done.returncode == 0 and records(tmp_path)["demo-wrong[consumer=ref]"] == "XFAIL"

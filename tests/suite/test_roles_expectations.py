@@ -75,11 +75,27 @@ expected_failures:
     assert one.uncovered(("CRASH-5",)) == ["CRASH-5"]
 
 
+def test_an_entry_limited_to_filesystems_matches_only_there(tmp_path):
+    loaded = expectations.load_all(write(tmp_path, """
+implementation: python-dirq
+expected_failures:
+  - {case: c, roles: {consumer: python-dirq}, requirement: NFS-3, reason: link counts, filesystems: [btrfs, overlay]}
+  - {case: c, roles: {consumer: python-dirq}, requirement: NORMAL-DIR-2, reason: everywhere}
+"""))
+    run = Assignment((("consumer", "python-dirq"),))
+    assert expectations.find(loaded, "c", run, "btrfs").requirements == {"NFS-3", "NORMAL-DIR-2"}
+    assert expectations.find(loaded, "c", run, "ext4").requirements == {"NORMAL-DIR-2"}
+    assert expectations.find(loaded, "c", run, None).requirements == {"NORMAL-DIR-2"}
+    assert "(python-dirq, on btrfs/overlay)" in expectations.find(loaded, "c", run, "overlay").reason
+
+
 @pytest.mark.parametrize("text, message", [
     ("implementation: x\nexpected_failures:\n  - case: c\n    requirement: R-1\n    reason: r\n", "'roles' must map"),
     ("implementation: x\nexpected_failures:\n  - case: c\n    roles: {a: x}\n    reason: r\n", "'requirement' must be"),
     ("implementation: x\nexpected_failures:\n  - {case: c, roles: {a: x}, requirement: R-1, reason: r, extra: 1}\n", "an entry has"),
     ("implementation: x\nexpected_failures:\n  - {case: c, roles: {a: x}, requirement: R-1, reason: r, racy: 1}\n", "'racy' must be"),
+    ("implementation: x\nexpected_failures:\n  - {case: c, roles: {a: x}, requirement: R-1, reason: r, filesystems: btrfs}\n", "'filesystems' must be"),
+    ("implementation: x\nexpected_failures:\n  - {case: c, roles: {a: x}, requirement: R-1, reason: r, filesystems: []}\n", "'filesystems' must be"),
     ("expected_failures: []\n", "needs 'implementation'"),
     ("implementation: [\n", "cannot read"),
 ])

@@ -20,6 +20,7 @@ from dirqkit.cli import UsageError
 from dirqkit.report import stability
 from dirqkit.suite import expectations
 from dirqkit.suite.caseload import default_cases_dir
+from dirqkit.trees.filesystem import writable_problem
 
 NAME = "run"
 HELP = "run the conformance suite and print the conformance report"
@@ -57,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", action="append", default=[], metavar="GROUP", help="run only this case group (simple, normal, ...)")
     parser.add_argument("--cases", action="append", default=[], type=Path, metavar="DIR", help="run cases from this directory instead of the kit's")
     parser.add_argument("--expectations", type=Path, default=None, metavar="DIR", help="expectations directory (default: the kit's)")
+    parser.add_argument("--dir", type=Path, default=None, metavar="PATH", help="create every case's queues under PATH, on the filesystem to test (default: the temporary directory); reports record its filesystem")
+    parser.add_argument("--baked", type=Path, default=None, metavar="DIR", help="fixture cases use trees baked ahead in DIR (an overlay's lower layer; see tools/fs_matrix.py)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per-request driver timeout (default 30)")
     parser.add_argument("-j", "--jobs", default="auto", metavar="N", help="parallel workers (pytest-xdist), 'auto' or 0 for none (default auto)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML: one testcase per run, implementations and requirement IDs as properties")
@@ -76,6 +79,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     for directory in case_dirs:
         if not directory.is_dir():
             raise UsageError(f"case directory {directory} does not exist")
+    if args.dir is not None and writable_problem(args.dir):
+        raise UsageError(f"--dir: {writable_problem(args.dir)}")
     argv = [str(d) for d in case_dirs]
     # The kit's own (empty) ini file, so that the caller's pytest configuration does not apply.
     argv += ["-p", "no:cacheprovider", "--rootdir", str(case_dirs[0]), "-c", str(default_cases_dir() / "pytest.ini")]
@@ -97,7 +102,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
         argv.append("--dirqkit-inconclusive-fails")
     for option, value in (("--dirqkit-junit", args.junit), ("--dirqkit-json", args.json), ("--dirqkit-markdown", args.markdown),
                           ("--dirqkit-html", args.html), ("--dirqkit-write-expectations", args.write_expectations),
-                          ("--dirqkit-expectations", args.expectations)):
+                          ("--dirqkit-expectations", args.expectations), ("--dirqkit-dir", args.dir),
+                          ("--dirqkit-baked", args.baked)):
         if value is not None:
             argv += [option, str(value)]
     return argv

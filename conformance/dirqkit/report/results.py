@@ -139,6 +139,14 @@ class RunResults:
     def totals_text(self) -> str:
         return f"{len(self.records)} runs: " + ", ".join(f"{n} {o}" for o, n in self.totals().items() if n)
 
+    def environment_line(self) -> str:
+        env = self.environment
+        if not env:
+            return ""
+        links = "maintained" if env.get("dir_link_counts") else "not maintained"
+        return (f"queues in {env.get('dir')}: {env.get('filesystem')} mounted on {env.get('mount_point')} "
+                f"({env.get('mount_options')}), directory link counts {links}")
+
     def ok(self) -> bool:
         return not any(r.outcome in BAD for r in self.records)
 

@@ -47,7 +47,7 @@ class Implementation:
         reason = self.unclaimed_reason(case)
         if reason:
             return reason
-        if case.faketime and shutil.which("faketime") is None:
+        if (case.faketime or case.clock) and shutil.which("faketime") is None:
             return "faketime is not installed (Debian package faketime)"
         if case.is_traced():
             return tracing_unavailable()
@@ -94,11 +94,12 @@ class DriverPool:
         return client
 
     def actors(self, assignment: Assignment, implementations: dict[str, Implementation],
-               faketime: str | None, umask: str | None = None) -> dict[str, DriverClient]:
-        """One driver process per role, reusing idle ones started the same way."""
+               case: Case) -> dict[str, DriverClient]:
+        """One driver process per role, reusing idle ones; a role runs under faketime if the case sets its time or clock."""
         taken: dict[str, DriverClient] = {}
         try:
             for role, name in assignment.pairs:
+                faketime, umask = case.faketime_of(role), case.umask
                 with self._lock:
                     key = (name, _variant(faketime, umask))
                     idle = self._idle.get(key, [])

@@ -65,11 +65,16 @@ class Case:
     where: str
     faketime: str | None = None
     umask: str | None = None  # the process umask of the case's drivers (COMMON-4)
+    clock: dict[str, str] = field(default_factory=dict)  # role -> clock offset in seconds ("+3600")
     step_lines: tuple[int, ...] = field(default=(), compare=False)
     races: tuple[str, ...] = ()  # the RACE labels of SPEC.md the case forces
 
     def is_traced(self) -> bool:
         return any(kind in step for step in self.steps for kind in TRACED_KINDS)
+
+    def faketime_of(self, role: str) -> str | None:
+        """The libfaketime spec a role's driver runs under: the case's ``faketime``, or the role's ``clock`` offset."""
+        return self.faketime or self.clock.get(role)
 
     def option_names(self) -> set[str]:
         """The queue options the case uses: its queue's and those of its ``open`` steps."""
@@ -180,6 +185,11 @@ def _check_case(case: dict[str, Any], known_ids: Collection[str]) -> list[tuple[
     problems = [(path, f"cites requirement {rid}, which SPEC.md does not define")
                 for path, rid in _citations(case) if rid not in known_ids]
     bound = set(BUILTIN_VARIABLES)
+    for role in case.get("clock", {}):
+        if role not in case["roles"]:
+            problems.append((["clock"], f"clock names role {role!r}, not in roles"))
+    if "clock" in case and "faketime" in case:
+        problems.append((["clock"], "a case has either faketime (one fixed time for all) or clock (offsets per role), not both"))
     for index, step in enumerate(case["steps"]):
         for role in _roles_named(step):
             if role not in case["roles"]:
@@ -225,6 +235,7 @@ def load_case_file(path: Path, cases_dir: Path | None = None, known_ids: Collect
             where=f"{path}:{line}",
             faketime=raw.get("faketime"),
             umask=raw.get("umask"),
+            clock=dict(raw.get("clock", {})),
             step_lines=step_lines,
             races=tuple(raw.get("races", ())),
         ))

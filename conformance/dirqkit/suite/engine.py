@@ -106,8 +106,8 @@ def _describe(value: Any) -> str:
 
 
 class Engine:
-    def __init__(self, case: Case, actors: dict[str, Actor], top: Path, work: Path) -> None:
-        self.case, self.actors = case, actors
+    def __init__(self, case: Case, actors: dict[str, Actor], top: Path, work: Path, prebuilt: bool = False) -> None:
+        self.case, self.actors, self.prebuilt = case, actors, prebuilt  # prebuilt: the fixture tree is already in top
         self.run = CaseRun(top, work, bindings={"TOP": str(top), "WORK": str(work)})
         self.handles: dict[str, Any] = {}
         self.members: dict[str, list[Any]] = {}  # set cases: each role's member queue handles
@@ -291,7 +291,7 @@ class Engine:
         self.run.work.mkdir(parents=True, exist_ok=True)
         # A fixture step builds its tree in TOP now, before the roles open the queue,
         # and expands into op and tree steps numbered as itself (dirqkit.suite.fixture_steps).
-        steps = fixture_steps.case_steps(self.case, self.run.top, self.run.bindings)
+        steps = fixture_steps.case_steps(self.case, self.run.top, self.run.bindings, self.prebuilt)
         try:
             self.run_steps(steps)
         finally:

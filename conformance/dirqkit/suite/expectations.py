@@ -16,6 +16,11 @@ They must also fail only for the requirements the matching entries name (a
 case that breaks several requirements has one entry per requirement): a
 failure on any other requirement is a new failure, reported as FAIL.
 
+``filesystems: [btrfs, overlay]`` limits an entry to runs whose queues live
+on one of these filesystem types (as /proc/self/mountinfo names them; see
+``dirqkit run --dir``): a deviation that shows only where, say, directory
+link counts are not maintained. Elsewhere the entry does not apply.
+
 ``racy: true`` marks a deviation that shows only some of the time (a race
 that must go one way, a random order): such a run may pass without being
 reported.
@@ -49,14 +54,16 @@ class ExpectedFailure:
     reason: str
     racy: bool = False
     source: str = ""  # file:line of the entry
+    filesystems: tuple[str, ...] = ()  # empty: every filesystem
 
     def to_json(self) -> dict[str, Any]:
         """What a report shows of the entry."""
         return {"implementation": self.implementation, "requirement": self.requirement, "reason": self.reason,
-                "source": self.source, "racy": self.racy}
+                "source": self.source, "racy": self.racy, "filesystems": list(self.filesystems)}
 
-    def matches(self, case_id: str, assignment: Assignment) -> bool:
-        return case_id == self.case and set(self.roles) <= set(assignment.pairs)
+    def matches(self, case_id: str, assignment: Assignment, filesystem: str | None = None) -> bool:
+        return (case_id == self.case and set(self.roles) <= set(assignment.pairs)
+                and (not self.filesystems or filesystem in self.filesystems))
 
 
 def _shown(path: Path) -> str:
@@ -67,10 +74,13 @@ def _shown(path: Path) -> str:
 
 def _entry(path: Path, index: int, raw: Any, implementation: str, line: int) -> ExpectedFailure:
     where = f"{path}: expected_failures[{index}]"
-    if not isinstance(raw, dict) or set(raw) - {"case", "roles", "requirement", "reason", "racy"}:
-        raise ExpectationsError(f"{where}: an entry has case, roles, requirement, reason and optionally racy")
+    if not isinstance(raw, dict) or set(raw) - {"case", "roles", "requirement", "reason", "racy", "filesystems"}:
+        raise ExpectationsError(f"{where}: an entry has case, roles, requirement, reason and optionally racy and filesystems")
     if not isinstance(raw.get("racy", False), bool):
         raise ExpectationsError(f"{where}: 'racy' must be true or false")
+    filesystems = raw.get("filesystems", [])
+    if not isinstance(filesystems, list) or not all(isinstance(f, str) and f for f in filesystems) or "filesystems" in raw and not filesystems:
+        raise ExpectationsError(f"{where}: 'filesystems' must be a non-empty list of filesystem types (ext4, xfs, btrfs, overlay, ...)")
     for key in ("case", "requirement", "reason"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ExpectationsError(f"{where}: '{key}' must be a non-empty string")
@@ -78,7 +88,7 @@ def _entry(path: Path, index: int, raw: Any, implementation: str, line: int) -> 
     if not isinstance(roles, dict) or not roles or not all(isinstance(v, str) for v in roles.values()):
         raise ExpectationsError(f"{where}: 'roles' must map role names to implementations")
     return ExpectedFailure(implementation, raw["case"], tuple(sorted(roles.items())), raw["requirement"], raw["reason"],
-                           raw.get("racy", False), f"{_shown(path)}:{line}")
+                           raw.get("racy", False), f"{_shown(path)}:{line}", tuple(filesystems))
 
 
 def load_file(path: Path) -> list[ExpectedFailure]:
@@ -122,7 +132,8 @@ class Expected:
 
     @property
     def reason(self) -> str:
-        lines = (f"{e.requirement}: {e.reason} ({e.implementation}{', racy' if e.racy else ''})" for e in self.entries)
+        lines = (f"{e.requirement}: {e.reason} ({e.implementation}{', racy' if e.racy else ''}"
+                 f"{', on ' + '/'.join(e.filesystems) if e.filesystems else ''})" for e in self.entries)
         return "; ".join(dict.fromkeys(lines))  # entries of two roles may say the same
 
     def uncovered(self, violated: tuple[str, ...]) -> list[str]:
@@ -130,34 +141,49 @@ class Expected:
         return [r for r in violated if r not in self.requirements]
 
 
-def find(expectations: list[ExpectedFailure], case_id: str, assignment: Assignment) -> Expected | None:
-    entries = tuple(e for e in expectations if e.matches(case_id, assignment))
+def find(expectations: list[ExpectedFailure], case_id: str, assignment: Assignment,
+         filesystem: str | None = None) -> Expected | None:
+    """The entries matching a run whose queues live on ``filesystem`` (a type such as ext4; None: unknown)."""
+    entries = tuple(e for e in expectations if e.matches(case_id, assignment, filesystem))
     return Expected(entries) if entries else None
 
 
-def draft(records: list[dict[str, Any]], reference: str = "ref") -> dict[str, str]:
-    """YAML drafts, per implementation, from a run's records (``--write-expectations``).
+FAILED = frozenset({"FAIL", "ERROR", "TIMEOUT", "CRASH", "XFAIL"})
+
+
+def blame(records: list[dict[str, Any]], reference: str = "ref",
+          outcomes: frozenset[str] = FAILED) -> list[tuple[dict[str, Any], list[tuple[str, str]]]]:
+    """Each record whose outcome is in ``outcomes``, with the (role, implementation) pairs to blame for it.
 
     A failure is blamed on the (role, implementation) pairs that fail in every
     run of the case where they occur: a purger that deletes foreign files
-    fails whoever produced. A failure no such pair explains is drafted with
-    all of its non-reference roles. The maintainer reviews each reason.
+    fails whoever produced. A failure no such pair explains is blamed on all
+    of its non-reference roles.
     """
-    bad = {"FAIL", "ERROR", "TIMEOUT", "CRASH", "XFAIL"}
     runs: dict[tuple[str, str, str], list[bool]] = {}
     for record in records:
         if record["outcome"] == "SKIP":
             continue
         for role, impl in record["roles"].items():
-            runs.setdefault((record["case"], role, impl), []).append(record["outcome"] in bad)
+            runs.setdefault((record["case"], role, impl), []).append(record["outcome"] in FAILED)
     always = {key for key, failed in runs.items() if all(failed) and key[2] != reference}
-    per_impl: dict[str, dict[tuple[str, tuple[tuple[str, str], ...], str], dict[str, Any]]] = {}
+    found = []
     for record in records:
-        if record["outcome"] not in bad:
-            continue
-        roles: dict[str, str] = record["roles"]
-        blamed = [(r, i) for r, i in roles.items() if (record["case"], r, i) in always]
-        pairs = blamed or [(r, i) for r, i in roles.items() if i != reference]
+        if record["outcome"] in outcomes:
+            roles: dict[str, str] = record["roles"]
+            blamed = [(r, i) for r, i in roles.items() if (record["case"], r, i) in always]
+            found.append((record, blamed or [(r, i) for r, i in roles.items() if i != reference]))
+    return found
+
+
+def draft(records: list[dict[str, Any]], reference: str = "ref") -> dict[str, str]:
+    """YAML drafts, per implementation, from a run's records (``--write-expectations``).
+
+    Each failure becomes an entry per implementation it is blamed on
+    (:func:`blame`) and per requirement it broke. The maintainer reviews each reason.
+    """
+    per_impl: dict[str, dict[tuple[str, tuple[tuple[str, str], ...], str], dict[str, Any]]] = {}
+    for record, pairs in blame(records, reference):
         broken = record.get("violated") or [record.get("requirement") or record["requirements"][0]]
         for impl in sorted({i for _, i in pairs}):
             mine = tuple(sorted((r, i) for r, i in pairs if i == impl))

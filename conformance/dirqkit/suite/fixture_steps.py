@@ -30,14 +30,21 @@ from dirqref.names import is_directory_name
 DEFAULT_MAXTEMP, DEFAULT_MAXLOCK = 300, 600  # COMMON-8
 
 
-def case_steps(case: Case, top: Path, bindings: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+def fixture_of(case: Case) -> tuple[str, float] | None:
+    """The fixture a case starts from and its ``age``, or None."""
+    step = next((step for step in case.steps if "fixture" in step), None)
+    return (step["fixture"], float(step.get("age", 0))) if step else None
+
+
+def case_steps(case: Case, top: Path, bindings: dict[str, Any], prebuilt: bool = False) -> list[tuple[int, dict[str, Any]]]:
     """The case's steps, numbered, with its fixture step built and expanded.
 
     The fixture is built in ``top`` now, before any role opens the queue, its
     ages counting back from ``age`` seconds ago (default 0). ``bindings`` receive
     ``fixture_elements`` (identifiers in iteration order), ``fixture_locked``,
     and per element i ``fixture_e<i>`` (identifier) and ``fixture_v<i>`` (what
-    get returns). The step itself becomes the op and tree steps of its
+    get returns). With ``prebuilt`` the tree is already in ``top``
+    (``dirqkit.trees.baked``). The step itself becomes the op and tree steps of its
     ``read:`` and ``purge:`` roles, all numbered as the fixture step.
     """
     numbered = list(enumerate(case.steps))
@@ -53,7 +60,8 @@ def case_steps(case: Case, top: Path, bindings: dict[str, Any]) -> list[tuple[in
     tree = fixtures.find(step["fixture"])
     _check_case_queue(case, tree)
     age = float(step.get("age", 0))
-    materialize(tree, top, reference_ns=time.time_ns() - round(age * NS_PER_SECOND))
+    if not prebuilt:
+        materialize(tree, top, reference_ns=time.time_ns() - round(age * NS_PER_SECOND))
     elements = sorted(tree.elements, key=lambda e: e.name)  # ITER-1
     bindings["fixture_elements"] = [e.name for e in elements]
     bindings["fixture_locked"] = list(tree.locked)

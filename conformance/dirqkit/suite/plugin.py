@@ -9,6 +9,7 @@ workers agree on the item list.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
@@ -17,17 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest import junitxml
 
 from dirqkit.concurrency.scene import ScenarioSkipped
 from dirqkit.drivers.registry import DRIVERS
 from dirqkit.report import formats
 from dirqkit.report.results import ENVIRONMENT, NOT_CLAIMED, UNAVAILABLE, Record, RunResults
-from dirqkit.suite import caseload, expectations
+from dirqkit.suite import caseload, expectations, fixture_steps
 from dirqkit.suite.actors import DriverPool, Implementation, discover
 from dirqkit.suite.caseload import Case, CaseFileError
 from dirqkit.suite.engine import CaseFailed, CaseInconclusive, Engine
 from dirqkit.suite.roles import Assignment, assignments
-from dirqkit.trees import treeops
+from dirqkit.trees import baked, filesystem, treeops
+from dirqkit.trees.manifest import FixtureError
 
 KIT_KEY = pytest.StashKey["KitSession"]()
 
@@ -41,6 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dirqkit-case", action="append", default=[], metavar="ID", help="run only these case IDs")
     group.addoption("--dirqkit-req", action="append", default=[], metavar="ID", help="run only cases citing this requirement ID (or ID prefix such as SIMPLE-LOCK)")
     group.addoption("--dirqkit-group", action="append", default=[], metavar="GROUP", help="run only these case groups")
+    group.addoption("--dirqkit-dir", default=None, metavar="PATH", help="create every case's queue and scratch under PATH (default: the temporary directory)")
+    group.addoption("--dirqkit-baked", default=None, metavar="DIR", help="fixture cases take their tree from DIR, baked ahead (e.g. in an overlay's lower layer; dirqkit.trees.baked)")
     group.addoption("--dirqkit-timeout", type=float, default=30.0, metavar="SECONDS", help="per-request driver timeout")
     group.addoption("--dirqkit-expectations", default=None, metavar="DIR", help="expectations directory (default: the kit's)")
     group.addoption("--dirqkit-results", default="dirqkit-results", metavar="DIR", help="where failing runs keep their tree, log and transcripts")
@@ -82,6 +87,12 @@ class KitSession:
         self.group_filter = set(_split(opt("dirqkit_group")))
         self.timeout = opt("dirqkit_timeout")
         self.results_dir = Path(opt("dirqkit_results")).resolve()
+        self.base_dir = Path(opt("dirqkit_dir") or tempfile.gettempdir())
+        self.baked = Path(opt("dirqkit_baked")) if opt("dirqkit_baked") else None
+        if opt("dirqkit_dir"):
+            problem = filesystem.writable_problem(self.base_dir)
+            if problem:
+                raise pytest.UsageError(f"--dirqkit-dir: {problem}")
         exp_dir = opt("dirqkit_expectations")
         try:
             self.expectations = expectations.load_all(Path(exp_dir) if exp_dir else None)
@@ -90,6 +101,18 @@ class KitSession:
         self._implementations: dict[str, Implementation] | None = None
         self.pool = DriverPool(self.timeout)
         self.results = RunResults()
+        self._junit_environment = False
+
+    def environment(self) -> dict[str, Any]:
+        """Where the queues live (filesystem, mount options, link counts), measured once, when a case needs it."""
+        if not self.results.environment:
+            self.results.environment = filesystem.describe(self.base_dir)
+        return self.results.environment
+
+    @functools.cached_property
+    def filesystem_type(self) -> str | None:
+        """The filesystem type, for expectations limited to some filesystems (probed only if one is)."""
+        return self.environment()["filesystem"] if any(e.filesystems for e in self.expectations) else None
 
     @property
     def implementations(self) -> dict[str, Implementation]:
@@ -132,6 +155,7 @@ class KitSession:
         if payload is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
             return
         record = Record.from_json(json.loads(payload))
+        self._environment_to_junit()
         if hasattr(report, "wasxfail"):  # a strict expected failure that passes fails the run, without wasxfail
             record.outcome = "XFAIL" if report.skipped else "PASS"  # PASS: a racy deviation that did not show
             record.expected = report.wasxfail
@@ -158,9 +182,19 @@ class KitSession:
         for name, info in found.items():
             self.results.implementation_info.setdefault(name, info)
 
+    def _environment_to_junit(self) -> None:
+        """The environment as JUnit testsuite properties, once the first case reports (before the XML is written)."""
+        xml = self.config.stash.get(junitxml.xml_key, None)
+        if xml is None or self._junit_environment:
+            return
+        self._junit_environment = True
+        for key, value in self.environment().items():
+            xml.add_global_property(f"dirqkit.{key}", str(value))
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.results.records:
             return
+        self.environment()  # measured now if no case needed it earlier
         self.results.implementation_info = {**self.results.implementation_info, **self.implementation_info()}
         terminalreporter.write_sep("=", "dirqkit conformance report")
         terminalreporter.write_line(formats.text(self.results))
@@ -229,7 +263,7 @@ class CaseItem(pytest.Item):
             self.add_marker(pytest.mark.requirement(rid))
             self.user_properties.append(("requirement", rid))
         kit: KitSession = self.config.stash[KIT_KEY]
-        self.expected = expectations.find(kit.expectations, case.id, assignment) if assignment else None
+        self.expected = expectations.find(kit.expectations, case.id, assignment, kit.filesystem_type) if assignment else None
         if self.expected:
             # raises=Exception: the pytest.fail of a failure outside the expected requirements is not excused
             self.add_marker(pytest.mark.xfail(strict=self.expected.strict, raises=Exception, reason=self.expected.reason))
@@ -253,9 +287,17 @@ class CaseItem(pytest.Item):
             pytest.skip(self.skip_reason)
         kit: KitSession = self.config.stash[KIT_KEY]
         assert self.assignment is not None
-        scratch = Path(tempfile.mkdtemp(prefix="dirqkit-"))
-        actors = kit.pool.actors(self.assignment, kit.implementations, self.case.faketime, self.case.umask)
-        engine = Engine(self.case, actors, scratch / "queue", scratch / "work")
+        fixture = fixture_steps.fixture_of(self.case) if kit.baked else None
+        try:
+            baked_top = baked.claim(kit.baked, *fixture) if fixture else None
+        except FixtureError as exc:  # the kit could not set the case up: an ERROR, never a FAIL
+            self.record.outcome, self.record.message = "ERROR", str(exc)
+            self._publish()
+            pytest.fail(f"ERROR {self.case.id}: {exc}", pytrace=False)
+        scratch = Path(tempfile.mkdtemp(prefix="dirqkit-", dir=kit.base_dir))
+        top = baked_top or scratch / "queue"
+        actors = kit.pool.actors(self.assignment, kit.implementations, self.case)
+        engine = Engine(self.case, actors, top, scratch / "work", prebuilt=baked_top is not None)
         self.engine = engine
         try:
             engine.execute()
@@ -298,6 +340,8 @@ class CaseItem(pytest.Item):
         shutil.rmtree(evidence, ignore_errors=True)
         evidence.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(scratch), evidence)
+        if not self.engine.run.top.is_relative_to(scratch):  # a baked fixture tree: a copy goes with the evidence
+            shutil.copytree(self.engine.run.top, evidence / "queue", symlinks=True)
         (evidence / "log.txt").write_text("\n".join(self.engine.run.log) + "\n", encoding="utf-8")
         for role, actor in actors.items():
             actor.save_transcript(evidence / f"transcript-{role}-{actor.implementation}.jsonl")
