@@ -229,9 +229,9 @@ def test_dir_holds_the_queues_and_every_report_records_its_filesystem(tmp_path):
     env = json.loads((tmp_path / "out.json").read_text())["environment"]
     assert env["dir"] == str(queues.resolve())
     assert env["filesystem"] and env["filesystem"] != "unknown" and isinstance(env["dir_link_counts"], bool)
-    assert f"queues in {queues.resolve()}: {env['filesystem']}" in done.stdout
-    assert f'name="dirqkit.filesystem" value="{env["filesystem"]}"' in (tmp_path / "junit.xml").read_text()
-    assert f"queues in {queues.resolve()}" in (tmp_path / "out.html").read_text()
+    assert f"environment: dir={queues.resolve()}, filesystem={env['filesystem']}" in done.stdout
+    assert f'name="environment.filesystem" value="{env["filesystem"]}"' in (tmp_path / "junit.xml").read_text()
+    assert f"<dd>{queues.resolve()}</dd>" in (tmp_path / "out.html").read_text()
     # the passing case's scratch is gone; the failing one's queue went to the evidence
     assert not any(queues.iterdir())
     assert (tmp_path / "results" / "failures" / "demo-wrong_consumer=ref_" / "queue").is_dir()

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest import junitxml
 
 from dirqkit.concurrency.scene import ScenarioSkipped
 from dirqkit.drivers.registry import DRIVERS
@@ -101,7 +100,6 @@ class KitSession:
         self._implementations: dict[str, Implementation] | None = None
         self.pool = DriverPool(self.timeout)
         self.results = RunResults()
-        self._junit_environment = False
 
     def environment(self) -> dict[str, Any]:
         """Where the queues live (filesystem, mount options, link counts), measured once, when a case needs it."""
@@ -155,7 +153,6 @@ class KitSession:
         if payload is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
             return
         record = Record.from_json(json.loads(payload))
-        self._environment_to_junit()
         if hasattr(report, "wasxfail"):  # a strict expected failure that passes fails the run, without wasxfail
             record.outcome = "XFAIL" if report.skipped else "PASS"  # PASS: a racy deviation that did not show
             record.expected = report.wasxfail
@@ -181,15 +178,6 @@ class KitSession:
         found = json.loads(getattr(node, "workeroutput", {}).get("dirqkit_implementations", "{}"))
         for name, info in found.items():
             self.results.implementation_info.setdefault(name, info)
-
-    def _environment_to_junit(self) -> None:
-        """The environment as JUnit testsuite properties, once the first case reports (before the XML is written)."""
-        xml = self.config.stash.get(junitxml.xml_key, None)
-        if xml is None or self._junit_environment:
-            return
-        self._junit_environment = True
-        for key, value in self.environment().items():
-            xml.add_global_property(f"dirqkit.{key}", str(value))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.results.records:
