@@ -244,3 +244,23 @@ def test_an_expectation_limited_to_other_filesystems_does_not_apply(tmp_path):
     here = json.loads((tmp_path / "out.json").read_text())["environment"]["filesystem"]
     done = run(tmp_path, "--impl", "ref", "--case", "demo-wrong", expectations=limited.replace("no-such-fs", here))
     assert done.returncode == 0 and records(tmp_path)["demo-wrong[consumer=ref]"] == "XFAIL"
+
+
+def test_a_driver_that_dies_when_a_case_starts_it_is_its_named_outcome_not_a_traceback(tmp_path):
+    """The driver answers the discovery hello, then dies whenever it is started again (as one that is out of
+    resources would), so the second role of a case gets no driver: the case is CRASH with the re-run command,
+    not an internal error of the kit."""
+    script = tmp_path / "once.py"
+    script.write_text(f"""import os, sys
+marker = {str(tmp_path / 'started')!r}
+if os.path.exists(marker):
+    sys.exit(3)
+open(marker, "w").close()
+os.execv(sys.executable, [sys.executable, "-m", "dirqkit.drivers.ref"])
+""", encoding="utf-8")
+    done = run(tmp_path, "--driver", shlex.join([sys.executable, str(script)]), "--name", "once", "--impl", "once",
+               "--case", "demo-roundtrip", "-j", "0")
+    assert "INTERNALERROR" not in done.stdout + done.stderr, done.stdout[-3000:]
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert records(tmp_path) == {"demo-roundtrip[producer=once,consumer=once]": "CRASH"}
+    assert "re-run: dirqkit run --case demo-roundtrip --role producer=once --role consumer=once" in done.stdout

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from dirqkit.concurrency.scene import ScenarioSkipped
+from dirqkit.drivers.client import DriverError
 from dirqkit.drivers.registry import DRIVERS
 from dirqkit.report import formats
 from dirqkit.report.results import ENVIRONMENT, NOT_CLAIMED, UNAVAILABLE, Record, RunResults
@@ -284,7 +285,13 @@ class CaseItem(pytest.Item):
             pytest.fail(f"ERROR {self.case.id}: {exc}", pytrace=False)
         scratch = Path(tempfile.mkdtemp(prefix="dirqkit-", dir=kit.base_dir))
         top = baked_top or scratch / "queue"
-        actors = kit.pool.actors(self.assignment, kit.implementations, self.case)
+        try:
+            actors = kit.pool.actors(self.assignment, kit.implementations, self.case)
+        except DriverError as exc:  # a driver that would not start: its named outcome, before any step ran
+            shutil.rmtree(scratch, ignore_errors=True)
+            self.record.outcome, self.record.message = exc.outcome, str(exc)
+            self._publish()
+            pytest.fail(self.describe(exc), pytrace=False)
         engine = Engine(self.case, actors, top, scratch / "work", prebuilt=baked_top is not None)
         self.engine = engine
         try:
@@ -352,12 +359,13 @@ class CaseItem(pytest.Item):
                  f"  requirements: {', '.join(self.case.requirements)}", "  " + (self.record.message or str(exc))]
         if getattr(exc, "stderr_tail", None):
             lines += ["  driver stderr (tail):"] + ["    " + s for s in exc.stderr_tail.splitlines()]
-        lines += ["  steps:"] + ["    " + s for s in self.engine.run.log]
-        top = self.engine.run.top
+        engine: Engine | None = getattr(self, "engine", None)  # None: no driver started, no step ran
+        lines += ["  steps:"] + ["    " + s for s in (engine.run.log if engine else [])]
+        top = engine.run.top if engine else None
         if self.record.evidence:
             top = Path(self.record.evidence) / "queue"
             lines += [f"  evidence kept in {self.record.evidence}"]
-        if top.exists():
+        if top is not None and top.exists():
             lines += ["  queue tree:"] + ["    " + s for s in treeops.listing(top, limit=40)]
         lines.append(f"  re-run: {rerun_command(self.case, self.assignment)}")
         return "\n".join(lines)
