@@ -14,7 +14,8 @@ import signal
 import threading
 from typing import Any
 
-from dirqkit.drivers.client import Actor, DriverClient
+from dirqkit.drivers.client import Actor, DriverClient, DriverError, batch_request
+from dirqkit.drivers.protocol import BATCH_OPS, BadHistory, history_events
 
 
 class Worker:
@@ -48,7 +49,14 @@ class Worker:
         self.handle = str(self.client.call("open", open_args))
 
     def call(self, op: str, args: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
-        return self.client.call(op, {"queue": self.handle, **(args or {})}, timeout)
+        """The op's result; a batch op's history always as events (compact rows are expanded)."""
+        result = self.client.call(op, batch_request(self.client, op, {"queue": self.handle, **(args or {})}), timeout)
+        if op in BATCH_OPS and isinstance(result, dict) and "history" not in result:
+            try:
+                return {"count": result.get("count"), "history": history_events(result)}
+            except BadHistory as exc:
+                raise DriverError("ERROR", f"{op} result: {exc}", op, self.client.stderr_tail()) from None
+        return result
 
     def kill(self) -> None:
         """SIGKILL the driver's process group (a child of ours, by its id)."""
