@@ -194,6 +194,11 @@ class DriverClient:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
+    @property
+    def running(self) -> bool:
+        """Started, not reaped, and not exited."""
+        return self.proc is not None and not self._reaped and not self._exited()
+
     # -- life cycle --------------------------------------------------------
 
     def start(self) -> dict[str, Any]:

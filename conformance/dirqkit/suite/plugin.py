@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from dirqkit.concurrency import workers
 from dirqkit.report.results import Record, RunResults
 from dirqkit.suite import caseload, expectations
 from dirqkit.suite.actors import DriverPool, Implementation, discover
@@ -159,6 +160,7 @@ class KitSession:
 
     def pytest_unconfigure(self) -> None:
         self.pool.close_all()
+        workers.close_idle()
 
 
 def pytest_configure(config: pytest.Config) -> None:
