@@ -29,6 +29,7 @@ target. --save keeps the JSON report, with the machine, under tools/bench/result
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import shutil
 import statistics
@@ -74,6 +75,7 @@ def round_trips(client: DriverClient, work: Path, calls: int) -> dict[str, dict[
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()  # no collection of the previous measurement's garbage inside this one
     start = time.perf_counter()
     result = action()
     return time.perf_counter() - start, result
@@ -82,12 +84,9 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
 def batch_once(client: DriverClient, server: Server, work: Path, run: int, count: int, size: int, form: str) -> dict[str, float]:
     """Seconds for produce and consume through the driver and in process, on fresh queues."""
     handle = client.request("open", type="simple", path=str(work / f"driver-{run}"))
-    start = time.perf_counter()
-    produced = client.request("produce", queue=handle, count=count, size=size, seed=f"bench-{run}", history=form)
-    driver_produce = time.perf_counter() - start
-    start = time.perf_counter()
-    consumed = client.request("consume", queue=handle, history=form)
-    driver_consume = time.perf_counter() - start
+    driver_produce, produced = timed(lambda: client.request("produce", queue=handle, count=count, size=size,
+                                                            seed=f"bench-{run}", history=form))
+    driver_consume, consumed = timed(lambda: client.request("consume", queue=handle, history=form))
     assert produced["count"] == consumed["count"] == count, (produced["count"], consumed["count"])
     assert ("history" in consumed) == (form == "events"), f"the driver did not answer in the {form} form"
     client.request("close", queue=handle)
