@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "bench"))
-from machine import machine, save  # noqa: E402 (tools/bench/machine.py)
+from machine import machine, save  # tools/bench/machine.py
 
 from dirqkit.drivers.client import DriverClient
 from dirqkit.drivers.protocol import payload

@@ -42,7 +42,7 @@ def machine() -> dict[str, Any]:
 def save(tool: str, report: dict[str, Any], started: dict[str, Any], directory: Path = RESULTS) -> Path:
     """Write ``report`` with the machine (as ``started`` saw it) and the command line; return the file."""
     directory.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = directory / f"{tool}-{stamp}-{os.getpid()}.json"
     document = {"tool": tool, "command": [Path(sys.argv[0]).name, *sys.argv[1:]], "utc": stamp,
                 "machine": {**started, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]}, **report}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from dirqkit.drivers.client import Actor, DriverClient, DriverError, OpError, batch_request
 from dirqkit.drivers.protocol import BATCH_OPS, BadHistory, history_events
@@ -30,7 +30,7 @@ class _Idle:
     """
 
     lock = threading.Lock()
-    clients: dict[tuple[Any, ...], list[DriverClient]] = {}
+    clients: ClassVar[dict[tuple[Any, ...], list[DriverClient]]] = {}
 
     @staticmethod
     def key(client: DriverClient) -> tuple[Any, ...]:
@@ -78,10 +78,10 @@ class Worker:
                             f"which needs a driver process, not {type(actor).__name__}")
         self.label = label
         self.implementation = actor.implementation
-        self.reuse = reuse
-        self.client = DriverClient(actor.argv, name=actor.implementation, timeout=actor.timeout, env=actor.env, cwd=actor.cwd)
+        self.reuse: bool = reuse
+        self.client: DriverClient = DriverClient(actor.argv, name=actor.implementation, timeout=actor.timeout, env=actor.env, cwd=actor.cwd)
         self.handle: str | None = None
-        self.killed = False  # by the kit, on purpose
+        self.killed: bool = False  # by the kit, on purpose
 
     @property
     def pid(self) -> int:

@@ -73,7 +73,7 @@ class DriverUnavailable(Exception):
     """The driver runs but answered hello with ``unsupported``: its implementation cannot be used here."""
 
 
-def batch_request(actor: Actor, op: str, args: dict[str, Any]) -> dict[str, Any]:
+def batch_request(actor: object, op: str, args: dict[str, Any]) -> dict[str, Any]:
     """A request's arguments, asking for the compact history (PROTOCOL.md 2.4) of a batch op when
     the actor's driver announced it; drivers that did not get the events form's request unchanged."""
     hello = getattr(actor, "hello", None)

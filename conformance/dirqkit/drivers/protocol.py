@@ -124,7 +124,7 @@ def history_events(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     if form is None:
         raise BadHistory("a batch result needs history, adds or locks")
     rows, t0 = result[form], result.get("t0")
-    if not isinstance(rows, list) or not _is_int(t0):
+    if not isinstance(rows, list) or not isinstance(t0, int) or isinstance(t0, bool):
         raise BadHistory(f"a compact history needs a list of {form} and an integer t0")
     expand = _add_events if form == "adds" else _lock_events
     events: list[dict[str, Any]] = []
