@@ -28,19 +28,18 @@ class Field:
 
     def encode(self, value: object) -> bytes:
         """The file content for ``value``; a value of the wrong type is InvalidData."""
-        where = f"field {self.name}"
         if self.type == "binary":
             if isinstance(value, (bytes, bytearray, memoryview)):
                 return bytes(value)  # NORMAL-FIELD-1
-            raise InvalidData(f"{where}: binary data must be bytes, got {type(value).__name__}")
+            raise InvalidData(f"field {self.name}: binary data must be bytes, got {type(value).__name__}")
         if self.type == "string":
             if type(value) is not str:
-                raise InvalidData(f"{where}: string data must be str, got {type(value).__name__}")
+                raise InvalidData(f"field {self.name}: string data must be str, got {type(value).__name__}")
             try:
                 return value.encode("utf-8")  # NORMAL-FIELD-2
             except UnicodeEncodeError as exc:
-                raise InvalidData(f"{where}: text not encodable as UTF-8: {exc.reason}") from None
-        return table.serialize(value, where)
+                raise InvalidData(f"field {self.name}: text not encodable as UTF-8: {exc.reason}") from None
+        return table.serialize(value, f"field {self.name}")
 
     def decode(self, content: bytes, where: str) -> Value:
         """The value stored as ``content``; undecodable content is InvalidData (SEC-3)."""
@@ -75,6 +74,7 @@ def parse_field(name: object, spec: object) -> Field:
 @dataclass(frozen=True, slots=True)
 class Schema:
     fields: tuple[Field, ...]
+    names: frozenset[str] = frozenset()  # of the fields (set by parse)
 
     @classmethod
     def parse(cls, schema: object) -> Schema:
@@ -84,15 +84,14 @@ class Schema:
         fields = tuple(parse_field(name, spec) for name, spec in schema.items())
         if all(f.optional for f in fields):  # SCHEMA-3 ({} included)
             raise InvalidSchema("invalid schema: at least one field must be mandatory")
-        return cls(fields)
+        return cls(fields, frozenset(f.name for f in fields))
 
     def encode(self, data: object) -> list[tuple[str, bytes]]:
         """NORMAL-ADD-1: the (field, content) files for ``data``, checked before any fs change."""
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # the exact type first: the ABC check costs more
             raise InvalidData(f"element data must be a mapping of field name to value, got {type(data).__name__}")
-        known = {f.name for f in self.fields}
-        unknown = [name for name in data if name not in known]
-        if unknown:
+        if not self.names.issuperset(data):
+            unknown = [name for name in data if name not in self.names]
             raise InvalidData(f"unknown field(s) {', '.join(map(repr, unknown))}")
         files = []
         for field in self.fields:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dirqkit.concurrency.checker import HistoryError, Verdict, check
+from dirqkit.concurrency.checker import HistoryError, Verdict, check, run_step
+from dirqkit.concurrency.scene import ScenarioFailed, Scene
 
 US = 1_000_000
 NAME_A, NAME_B = "6b0b6d00/6b0b6d0a000001", "6b0b6d00/6b0b6d0a000002"
@@ -235,3 +236,22 @@ def test_a_purge_during_a_lock_may_have_seen_the_time_the_kit_backdated_the_elem
     assert check(history).ok, check(history).report()
     without_ageing = [source for source in history if source[0] != "ager"]
     assert not check(without_ageing).ok
+
+
+def _scene(tmp_path, bindings):
+    return Scene(case_id="c", requirements=("CONC-1",), queue={"type": "simple"}, actors={}, handles={}, top=tmp_path,
+                 work=tmp_path, log=[], open_args=lambda overrides: {}, resolve=lambda value: bindings[value.lstrip("$")])
+
+
+def test_the_check_step_reads_compact_rows_and_events_alike(tmp_path):
+    clock = Clock()
+    produced = {"count": 1, "t0": clock(), "adds": [["a" * 64, 10, 10, NAME_A]]}  # compact (PROTOCOL.md 2.4)
+    torn = {"count": 1, "t0": clock(), "locks": [[NAME_A, 1, 1, 1, 1, "b" * 64, 1, 1]]}
+    events = {"count": 1, "history": consume(clock, NAME_A, "a" * 64)}
+    run_step(_scene(tmp_path, {"p": produced, "c": events}), {"histories": ["$p", "$c"]})
+    with pytest.raises(ScenarioFailed, match="torn") as failed:
+        run_step(_scene(tmp_path, {"p": produced, "c": torn}), {"histories": ["$p", "$c"]})
+    assert failed.value.violated == ("CONC-1",)
+    with pytest.raises(ScenarioFailed, match="locks row 0") as failed:
+        run_step(_scene(tmp_path, {"p": produced, "c": {"count": 0, "t0": 0, "locks": [[NAME_A, 1]]}}), {"histories": ["$p", "$c"]})
+    assert failed.value.cite_step

@@ -103,3 +103,11 @@ def test_c_driver_speaks_the_protocol():
     assert statuses(findings, "FAIL") == []
     assert statuses(findings, "DEVIATION") == []
     assert hello["queue_types"] == ["simple"]
+
+
+def test_compact_history_announced_but_not_sent_fails():
+    findings, hello = check([sys.executable, str(Path(__file__).with_name("events_only_driver.py"))], timeout=10, workdir=None)
+    assert "compact-history" in hello["features"]
+    failed = statuses(findings, "FAIL")
+    assert failed and all(f.endswith("-form: asked for the compact history form, got events") for f in failed), failed
+    assert {"simple.produce", "simple.consume-history"} <= {f.check for f in findings if f.status == "PASS"}

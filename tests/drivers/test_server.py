@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dirqkit.drivers.protocol import digest, payload
+from dirqkit.drivers.protocol import digest, history_events, payload
 from dirqkit.drivers.python_dirq import DirqAdapter
 from dirqkit.drivers.ref import RefAdapter
 from dirqkit.drivers.server import Server
@@ -171,3 +171,34 @@ def test_python_dirq_other_errors(pydirq, tmp_path):
     assert pydirq.error("get_path", queue=n, name="00000000/00000000000000") == ("unsupported", "none")
     null = pydirq.ok("open", type="null")
     assert pydirq.error("lock", queue=null, name="00000000/00000000000000") == ("unsupported", "none")
+
+
+def _shape(events):
+    """Events without what differs between two runs (times, element names)."""
+    return [(e["type"], e["op"], e.get("index"), e.get("sha256"), e.get("error", {}).get("kind")) for e in events]
+
+
+def test_compact_rows_stand_for_the_same_events(ref, tmp_path):
+    assert "compact-history" in ref.ok("hello", protocol=1)["features"]
+    shapes = {}
+    for form in ("events", "compact"):
+        q = ref.ok("open", type="simple", path=str(tmp_path / form))
+        produced = ref.ok("produce", queue=q, count=4, size=64, seed="s", history=form)
+        ref.ok("lock", queue=q, name=history_events(produced)[1]["name"])  # held: consume's lock of it is false
+        consumed = ref.ok("consume", queue=q, history=form)
+        assert ("history" in produced) == ("history" in consumed) == (form == "events")
+        events = history_events(produced) + history_events(consumed)
+        times = [e["time"] for e in events]
+        assert times == sorted(times) and produced["count"] == 4 and consumed["count"] == 3
+        shapes[form] = _shape(events)
+    assert shapes["events"] == shapes["compact"]
+    assert ("fail", "lock", None, None, None) in shapes["compact"]
+
+
+def test_compact_rows_end_with_the_error(ref, tmp_path):
+    q = ref.ok("open", type="normal", path=str(tmp_path / "n"))  # no schema: add is invalid_schema
+    result = ref.ok("produce", queue=q, count=5, size=20, seed="s", field="body", history="compact")
+    assert result["count"] == 0 and len(result["adds"]) == 1
+    sha, _, _, error = result["adds"][0]
+    assert sha == digest(payload("s", 0, 20)) and error["kind"] == "invalid_schema"
+    assert ref.error("consume", queue=q, field="body", history="rows") == ("internal", "none")

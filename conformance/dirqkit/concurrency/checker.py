@@ -1,7 +1,7 @@
 """Judge the combined histories of concurrent producers, consumers and purgers.
 
 The input is what the batch ops ``produce`` and ``consume`` return
-(PROTOCOL.md 2.3), plus the events the kit itself records while it runs a
+(PROTOCOL.md 2.3; compact rows, 2.4, are read as the events they stand for), plus the events the kit itself records while it runs a
 stress (``dirqkit.concurrency.stress``): purges, lock ageing and killed consumer batches.
 Every event has ``type`` (invoke, ok, fail, info), ``op`` and ``time``
 (integer microseconds of one machine's wall clock).
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from dirqkit.concurrency.scene import ScenarioFailed, Scene
+from dirqkit.drivers.protocol import BadHistory, history_events
 
 US = 1_000_000
 NEVER = float("inf")
@@ -448,9 +449,13 @@ def run_step(scene: Scene, spec: dict[str, Any]) -> None:
     sources = []
     for raw in spec["histories"]:
         value = scene.resolve(raw)
-        if not isinstance(value, Mapping) or not isinstance(value.get("history"), list):
+        if not isinstance(value, Mapping):
             raise ScenarioFailed(f"check: {raw} is not the result of a produce or consume step", cite_step=True)
-        sources.append((str(raw).lstrip("$"), value["history"]))
+        try:
+            events = history_events(value)  # either form: events, or compact rows (PROTOCOL.md 2.3, 2.4)
+        except BadHistory as exc:
+            raise ScenarioFailed(f"check: {raw} is not the result of a produce or consume step: {exc}", cite_step=True) from None
+        sources.append((str(raw).lstrip("$"), events))
     try:
         verdict = check(sources)
     except HistoryError as exc:

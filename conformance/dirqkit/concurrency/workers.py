@@ -12,23 +12,76 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
-from dirqkit.drivers.client import Actor, DriverClient
+from dirqkit.drivers.client import Actor, DriverClient, DriverError, OpError, batch_request
+from dirqkit.drivers.protocol import BATCH_OPS, BadHistory, history_events
+
+
+IDLE_LIMIT = 8  # idle processes kept per command line
+
+
+class _Idle:
+    """Healthy driver processes that workers gave back, by command line and environment.
+
+    Starting a driver costs more than most stress steps' work per process, so a
+    later worker of the same command takes one of these (its queues closed)
+    instead of starting another, as the suite's own pool does across cases.
+    """
+
+    lock = threading.Lock()
+    clients: ClassVar[dict[tuple[Any, ...], list[DriverClient]]] = {}
+
+    @staticmethod
+    def key(client: DriverClient) -> tuple[Any, ...]:
+        env = tuple(sorted(client.env.items())) if client.env is not None else None
+        return (tuple(client.argv), env, client.cwd, client.timeout, client.name)
+
+    @classmethod
+    def take(cls, client: DriverClient) -> DriverClient | None:
+        with cls.lock:
+            idle = cls.clients.get(cls.key(client), [])
+            return idle.pop() if idle else None
+
+    @classmethod
+    def give(cls, client: DriverClient) -> bool:
+        with cls.lock:
+            idle = cls.clients.setdefault(cls.key(client), [])
+            if len(idle) < IDLE_LIMIT:
+                idle.append(client)
+                return True
+        return False
+
+    @classmethod
+    def close_all(cls) -> None:
+        with cls.lock:
+            clients = [client for idle in cls.clients.values() for client in idle]
+            cls.clients = {}
+        for client in clients:
+            client.close()
+
+
+close_idle = _Idle.close_all  # at the end of a session
 
 
 class Worker:
-    """One extra driver process playing a role's implementation; ``call`` acts on its open queue."""
+    """One extra driver process playing a role's implementation; ``call`` acts on its open queue.
 
-    def __init__(self, actor: Actor, label: str) -> None:
+    ``reuse``: the process may be one an earlier worker gave back, and goes back
+    when closed healthy (never one the kit killed). Crash exploration needs
+    processes in a known state and does not reuse them.
+    """
+
+    def __init__(self, actor: Actor, label: str, reuse: bool = True) -> None:
         if not isinstance(actor, DriverClient):
             raise TypeError(f"{label}: the stress, crash and fault steps start drivers like a role's, "
                             f"which needs a driver process, not {type(actor).__name__}")
         self.label = label
         self.implementation = actor.implementation
-        self.client = DriverClient(actor.argv, name=actor.implementation, timeout=actor.timeout, env=actor.env, cwd=actor.cwd)
+        self.reuse: bool = reuse
+        self.client: DriverClient = DriverClient(actor.argv, name=actor.implementation, timeout=actor.timeout, env=actor.env, cwd=actor.cwd)
         self.handle: str | None = None
-        self.killed = False  # by the kit, on purpose
+        self.killed: bool = False  # by the kit, on purpose
 
     @property
     def pid(self) -> int:
@@ -36,7 +89,11 @@ class Worker:
         return self.client.pid
 
     def start(self, open_args: dict[str, Any] | None = None) -> Worker:
-        self.client.start()
+        reused = _Idle.take(self.client) if self.reuse else None
+        if reused is not None:
+            self.client = reused
+        else:
+            self.client.start()
         if open_args is not None:
             self.open(open_args)
         return self
@@ -48,7 +105,14 @@ class Worker:
         self.handle = str(self.client.call("open", open_args))
 
     def call(self, op: str, args: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
-        return self.client.call(op, {"queue": self.handle, **(args or {})}, timeout)
+        """The op's result; a batch op's history always as events (compact rows are expanded)."""
+        result = self.client.call(op, batch_request(self.client, op, {"queue": self.handle, **(args or {})}), timeout)
+        if op in BATCH_OPS and isinstance(result, dict) and "history" not in result:
+            try:
+                return {"count": result.get("count"), "history": history_events(result)}
+            except BadHistory as exc:
+                raise DriverError("ERROR", f"{op} result: {exc}", op, self.client.stderr_tail()) from None
+        return result
 
     def kill(self) -> None:
         """SIGKILL the driver's process group (a child of ours, by its id)."""
@@ -59,7 +123,18 @@ class Worker:
             pass  # RACE: it exited meanwhile
 
     def close(self) -> None:
-        self.client.close(graceful=self.client.failed is None)
+        client = self.client
+        if self.reuse and not self.killed and client.failed is None and client.running:
+            try:
+                if self.handle is not None:
+                    client.call("close", {"queue": self.handle})
+                self.handle = None
+                client.transcript.clear()
+                if _Idle.give(client):
+                    return
+            except (DriverError, OpError):
+                pass  # not fit for reuse
+        client.close(graceful=client.failed is None)
 
 
 class Spares:
@@ -79,7 +154,7 @@ class Spares:
     def _prepare(self) -> None:
         def start() -> None:
             try:
-                self._next = Worker(self.actor, self.label).start()
+                self._next = Worker(self.actor, self.label, reuse=False).start()
             except BaseException as exc:  # noqa: BLE001 - raised again by take()
                 self._error = exc
 

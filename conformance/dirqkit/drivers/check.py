@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dirqkit.drivers.client import DriverClient, DriverError, DriverUnavailable, OpError
-from dirqkit.drivers.protocol import b64encode, digest, payload
+from dirqkit.drivers.protocol import COMPACT_HISTORY, b64encode, digest, history_events, payload
 
 ELEMENT_ID = re.compile(r"[0-9a-f]{8}/[0-9a-f]{14}")
 NORMAL_SCHEMA = {"body": "string", "header": "table?", "data": "binary?"}
@@ -187,20 +187,38 @@ class Checker:
         self.expect(c + "close", "close", None, queue=q)
 
     def check_batch(self, qtype: str, q: str, field: dict[str, str]) -> None:
-        c = f"{qtype}."
-        ok, result = self.send(c + "produce", "produce", queue=q, **BATCH, **field)
+        """produce and consume in the events form, then in the compact form when the hello announces it."""
+        self.check_batch_form(f"{qtype}.", q, field)
+        if COMPACT_HISTORY in self.client.hello["features"]:
+            self.check_batch_form(f"{qtype}.compact-", q, {**field, "history": "compact"})
+        else:
+            self.note("PASS", f"{qtype}.compact-history", f"the driver does not announce {COMPACT_HISTORY}: "
+                      "batch histories in the events form only (deprecated, PROTOCOL.md 2.4)")
+
+    def check_batch_form(self, c: str, q: str, args: dict[str, str]) -> None:
+        ok, result = self.send(c + "produce", "produce", queue=q, **BATCH, **args)
         if not ok:
             self.note("DEVIATION", c + "produce", f"expected success, got error {result.kind}: {result.message}")
             return
-        problems, produced = produce_problems(result)
-        self.note("FAIL" if problems else "PASS", c + "produce", "; ".join(problems))
-        first = self.expect(c + "consume-limit", "consume", lambda r: r["count"] == 3, queue=q, limit=3, **field)
-        rest = self.expect(c + "consume-rest", "consume", lambda r: r["count"] == BATCH["count"] - 3, queue=q, **field)
-        if first is None or rest is None:
+        if not self.right_form(c + "produce", result, args):
             return
-        both = {"count": first["count"] + rest["count"], "history": first["history"] + rest["history"]}
+        problems, produced = produce_problems({"count": result["count"], "history": history_events(result)})
+        self.note("FAIL" if problems else "PASS", c + "produce", "; ".join(problems))
+        first = self.expect(c + "consume-limit", "consume", lambda r: r["count"] == 3, queue=q, limit=3, **args)
+        rest = self.expect(c + "consume-rest", "consume", lambda r: r["count"] == BATCH["count"] - 3, queue=q, **args)
+        if first is None or rest is None or not self.right_form(c + "consume", first, args) or not self.right_form(c + "consume", rest, args):
+            return
+        both = {"count": first["count"] + rest["count"], "history": history_events(first) + history_events(rest)}
         failures, deviations = consume_problems(both, produced)
         self.note("FAIL" if failures else "DEVIATION" if deviations else "PASS", c + "consume-history", "; ".join(failures + deviations))
+
+    def right_form(self, check: str, result: dict[str, Any], args: dict[str, str]) -> bool:
+        """A batch result in the history form asked for (the schema has checked the form's shape)."""
+        if ("history" in result) == ("history" in args):
+            self.note("FAIL", check + "-form", f"asked for the {args.get('history', 'events')} history form, got "
+                      f"{'events' if 'history' in result else 'compact rows'}")
+            return False
+        return True
 
     def check_null(self) -> None:
         q = self.open("null.open", type="null")

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self
 
 from dirqkit import resources
-from dirqkit.drivers.protocol import EFFECTS, ERROR_KINDS, PROTOCOL_VERSION
+from dirqkit.drivers.protocol import BATCH_OPS, COMPACT_HISTORY, EFFECTS, ERROR_KINDS, PROTOCOL_VERSION
 
 READ_CHUNK = 1 << 18
 STDERR_LIMIT = 64 * 1024
@@ -71,6 +71,15 @@ class DriverError(Exception):
 
 class DriverUnavailable(Exception):
     """The driver runs but answered hello with ``unsupported``: its implementation cannot be used here."""
+
+
+def batch_request(actor: object, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A request's arguments, asking for the compact history (PROTOCOL.md 2.4) of a batch op when
+    the actor's driver announced it; drivers that did not get the events form's request unchanged."""
+    hello = getattr(actor, "hello", None)
+    if op in BATCH_OPS and isinstance(hello, dict) and COMPACT_HISTORY in hello.get("features", ()):
+        return {**args, "history": "compact"}
+    return args
 
 
 def split_command(command: str | Sequence[str]) -> list[str]:
@@ -184,6 +193,11 @@ class DriverClient:
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
+
+    @property
+    def running(self) -> bool:
+        """Started, not reaped, and not exited."""
+        return self.proc is not None and not self._reaped and not self._exited()
 
     # -- life cycle --------------------------------------------------------
 

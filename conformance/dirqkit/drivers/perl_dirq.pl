@@ -225,15 +225,77 @@ sub payload ($$$) {
     return substr($text, 0, $size);
 }
 
-# one step of a batch: returns its result, or records the failure and dies "STOP"
+# history times of a batch: microseconds since the previous one, the first since t0 (PROTOCOL.md 2.4)
+my $last_us;
+sub delta () {
+    my $now = now_us();
+    my $delta = $now - $last_us;
+    $last_us = $now;
+    return $delta;
+}
+
+# one step of a batch: returns its result, or ends its row with the error and dies "STOP";
+# a failed iteration (no row) gets a row [null, delta, error] of its own
 sub step ($$$$) {
-    my ($history, $op, $where, $code) = @_;
+    my ($rows, $row, $op, $code) = @_;
     my @result = eval { $code->() };
     return wantarray ? @result : $result[0] unless $@;
     my $error = failure($op, $@);
-    push(@$history, { type => $error->{effect} eq "unknown" ? "info" : "fail", op => $op, %$where,
-                      error => $error, time => now_us() });
+    if ($row) { push(@$row, delta(), $error) } else { push(@$rows, [undef, delta(), $error]) }
     die "STOP\n";
+}
+
+# the completion of a step that raised, as an event: fail, or info when its effect is unknown
+sub ended ($$$$) {
+    my ($op, $where, $error, $time) = @_;
+    return { type => $error->{effect} eq "unknown" ? "info" : "fail", op => $op, %$where, error => $error, time => $time };
+}
+
+# compact rows -> the events form (PROTOCOL.md 2.3, deprecated), for requests without history "compact"
+sub events ($$$) {
+    my ($form, $time, $rows) = @_;
+    my @events;
+    my $index = 0;
+    for my $row (@$rows) {
+        if ($form eq "adds") {
+            my ($sha, $invoke, $end, $outcome) = @$row;
+            push(@events, { type => "invoke", op => "add", index => $index, sha256 => $sha, time => $time += $invoke });
+            $time += $end;
+            push(@events, ref($outcome) ? ended("add", { index => $index }, $outcome, $time)
+                                        : { type => "ok", op => "add", index => $index, name => $outcome, time => $time });
+            $index++;
+            next;
+        }
+        my ($name, @items) = @$row;
+        unless (defined($name)) {
+            push(@events, ended("list", {}, $items[1], $time += $items[0]));
+            next;
+        }
+        for my $op (qw(lock get remove)) {
+            push(@events, { type => "invoke", op => $op, name => $name, time => $time += shift(@items) });
+            $time += shift(@items);
+            if (!@items and $op eq "lock") {
+                push(@events, { type => "fail", op => "lock", name => $name, time => $time });
+                last;
+            }
+            if (ref($items[0])) {
+                push(@events, ended($op, { name => $name }, shift(@items), $time));
+                last;
+            }
+            push(@events, { type => "ok", op => $op, name => $name, time => $time,
+                            $op eq "get" ? (sha256 => shift(@items)) : () });
+        }
+    }
+    return \@events;
+}
+
+# a batch result in the form the request asks for
+sub batch_result ($$$$$) {
+    my ($r, $done, $t0, $form, $rows) = @_;
+    refuse("internal", "bad request: history must be events or compact")
+        unless !defined($r->{history}) or $r->{history} =~ /^(events|compact)$/;
+    return { count => $done, t0 => $t0, $form => $rows } if ($r->{history} || "") eq "compact";
+    return { count => $done, history => events($form, $t0, $rows) };
 }
 
 my %OP;
@@ -252,7 +314,7 @@ $OP{hello} = sub {
                              version => $Directory::Queue::VERSION // "unknown" },
         queue_types    => [qw(simple normal null set)],
         roles          => [qw(producer consumer purger)],
-        features       => ["batch"],
+        features       => ["batch", "compact-history"],
         options        => \%OPTIONS,
     };
 };
@@ -358,20 +420,22 @@ $OP{produce} = sub {
     my $entry = plain_queue($r);
     my ($count, $size, $seed) = (arg($r, "count"), arg($r, "size"), arg($r, "seed"));
     my $field = $entry->{type} eq "normal" ? arg($r, "field") : undef;
-    my (@history, $done);
+    my $t0 = $last_us = now_us();
+    my (@rows, $done);  # [sha256, delta invoke, delta end, name | error]
     $done = 0;
     eval {
         for my $index (0 .. $count - 1) {
             my $data = payload($seed, $index, $size);
-            push(@history, { type => "invoke", op => "add", index => $index, sha256 => sha256_hex($data), time => now_us() });
+            my $row = [sha256_hex($data), delta()];
+            push(@rows, $row);
             my $value = !defined($field) ? $data : by_ref($entry, $field) ? { $field => \$data } : { $field => $data };
-            my $name = step(\@history, "add", { index => $index }, sub { $entry->{queue}->add($value) });
-            push(@history, { type => "ok", op => "add", index => $index, name => $name, time => now_us() });
+            my $name = step(\@rows, $row, "add", sub { $entry->{queue}->add($value) });
+            push(@$row, delta(), $name);
             $done++;
         }
         1;
     } or do { die $@ unless $@ eq "STOP\n" };
-    return { count => $done, history => \@history };
+    return batch_result($r, $done, $t0, "adds", \@rows);
 };
 
 $OP{consume} = sub {
@@ -381,40 +445,40 @@ $OP{consume} = sub {
     my $limit = $r->{limit};
     my $hold = $r->{hold} || 0;
     my $field = $entry->{type} eq "normal" ? arg($r, "field") : undef;
-    my (@history, $done, $progress);
+    my $t0 = $last_us = now_us();
+    my (@rows, $done, $progress);  # [name, delta x 4, sha256, delta x 2], cut short by a false lock or an error
     $done = 0;
     eval {
         $progress = 1;
         while ($progress and (!defined($limit) or $done < $limit)) {
             $progress = 0;
-            my $name = step(\@history, "list", {}, sub { $queue->first() });
+            my $name = step(\@rows, undef, "list", sub { $queue->first() });
             while ($name) {
                 last if defined($limit) and $done >= $limit;
-                my %where = (name => $name);
-                push(@history, { type => "invoke", op => "lock", name => $name, time => now_us() });
-                if (step(\@history, "lock", \%where, sub { $queue->lock($name, 1) })) {
-                    push(@history, { type => "ok", op => "lock", name => $name, time => now_us() });
-                    push(@history, { type => "invoke", op => "get", name => $name, time => now_us() });
-                    my $value = step(\@history, "get", \%where, sub { scalar($queue->get($name)) });
+                my $row = [$name, delta()];
+                push(@rows, $row);
+                if (step(\@rows, $row, "lock", sub { $queue->lock($name, 1) })) {
+                    push(@$row, delta(), delta());
+                    my $value = step(\@rows, $row, "get", sub { scalar($queue->get($name)) });
                     my $bytes = defined($field) ? $value->{$field} : $value;
                     $bytes = $$bytes if ref($bytes) eq "SCALAR";
                     utf8::encode($bytes) if defined($field) and base_type($entry, $field) eq "string";
-                    push(@history, { type => "ok", op => "get", name => $name, sha256 => sha256_hex($bytes), time => now_us() });
+                    push(@$row, delta(), sha256_hex($bytes));
                     Time::HiRes::sleep($hold) if $hold;
-                    push(@history, { type => "invoke", op => "remove", name => $name, time => now_us() });
-                    step(\@history, "remove", \%where, sub { $queue->remove($name) });
-                    push(@history, { type => "ok", op => "remove", name => $name, time => now_us() });
+                    push(@$row, delta());
+                    step(\@rows, $row, "remove", sub { $queue->remove($name) });
+                    push(@$row, delta());
                     $done++;
                     $progress = 1;
                 } else {
-                    push(@history, { type => "fail", op => "lock", name => $name, time => now_us() });
+                    push(@$row, delta());
                 }
-                $name = step(\@history, "list", {}, sub { $queue->next() });
+                $name = step(\@rows, undef, "list", sub { $queue->next() });
             }
         }
         1;
     } or do { die $@ unless $@ eq "STOP\n" };
-    return { count => $done, history => \@history };
+    return batch_result($r, $done, $t0, "locks", \@rows);
 };
 
 # JSON::PP refuses a lone surrogate escape (PROTOCOL.md 1 allows them): each one is

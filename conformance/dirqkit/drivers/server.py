@@ -29,12 +29,14 @@ from typing import Any, BinaryIO, ClassVar, NoReturn, Protocol
 
 from .protocol import (
     PROTOCOL_VERSION,
+    COMPACT_HISTORY,
     BadRequest,
     b64decode,
     b64encode,
     decode_fields,
     digest,
     encode_fields,
+    history_events,
     payload,
 )
 
@@ -87,9 +89,25 @@ class Handle:
     members: dict[str, str] = field(default_factory=dict)  # set: queue id -> handle, for every queue ever added
 
 
-def _now() -> int:
-    """History timestamps: wall clock in integer microseconds since the Unix epoch."""
-    return time.time_ns() // 1000
+class _Deltas:
+    """History timestamps (wall clock, integer microseconds since the Unix epoch) as the
+    difference from the previous one, the first from ``t0`` (PROTOCOL.md 2.4)."""
+
+    def __init__(self) -> None:
+        self.t0 = self.last = time.time_ns() // 1000
+
+    def __call__(self) -> int:
+        now = time.time_ns() // 1000
+        delta, self.last = now - self.last, now
+        return delta
+
+
+def _compact(msg: dict[str, Any]) -> bool:
+    """Does a batch request ask for the compact history (PROTOCOL.md 2.4)?"""
+    form = _optional(msg, "history", str)
+    if form not in (None, "events", "compact"):
+        _bad(f"argument 'history' must be events or compact, got {form!r}")
+    return form == "compact"
 
 
 def _bad(message: str) -> NoReturn:
@@ -246,7 +264,7 @@ class Server:
             "implementation": {"name": adapter.name, "language": adapter.language, "version": adapter.version},
             "queue_types": list(adapter.queue_types),
             "roles": ["producer", "consumer", "purger"],
-            "features": list(adapter.features),
+            "features": [*adapter.features, COMPACT_HISTORY] if "batch" in adapter.features else list(adapter.features),
             "options": {qtype: list(names) for qtype, names in adapter.options.items()},
         }
 
@@ -346,33 +364,39 @@ class Server:
     def op_produce(self, msg: dict[str, Any]) -> dict[str, Any]:
         handle = self.queue(msg)
         count, size, seed = _count(msg, "count"), _count(msg, "size"), _required(msg, "seed", str)
+        compact = _compact(msg)
         as_value = self.payload_value(handle, msg)
         add = handle.queue.add
-        history: list[dict[str, Any]] = []
-        append = history.append
+        clock = _Deltas()
+        rows: list[list[Any]] = []  # [sha256, dt invoke, dt end, name | error] (PROTOCOL.md 2.4)
         done = 0
-        index = 0
         try:
-            for index in range(count):
-                data = payload(seed, index, size)
-                append({"type": "invoke", "op": "add", "index": index, "sha256": digest(data), "time": _now()})
+            for _ in range(count):
+                data = payload(seed, done, size)
+                row = [digest(data), clock()]
+                rows.append(row)
                 name = add(as_value(data))
-                append({"type": "ok", "op": "add", "index": index, "name": name, "time": _now()})
+                row += (clock(), name)
                 done += 1
         except Exception as exc:  # noqa: BLE001 - recorded in the history, ends the batch
-            self.record_failure(history, "add", {"index": index}, exc)
-        return {"count": done, "history": history}
+            row += (clock(), self.failure("add", exc).wire())
+        result = {"count": done, "t0": clock.t0, "adds": rows}
+        return result if compact else {"count": done, "history": history_events(result)}
 
     def op_consume(self, msg: dict[str, Any]) -> dict[str, Any]:
         handle = self.queue(msg)
         limit = _count(msg, "limit") if "limit" in msg else None
         hold = _optional(msg, "hold", (int, float)) or 0
+        compact = _compact(msg)
         payload_of = self.payload_bytes(handle, msg)
         queue = handle.queue
-        history: list[dict[str, Any]] = []
-        append = history.append
+        clock = _Deltas()
+        # One row per lock attempt: [name, dt, dt (lock), dt, dt, sha256 (get), dt, dt (remove)],
+        # cut short by a false lock or ended by an error object; [null, dt, error]: iteration failed.
+        rows: list[list[Any]] = []
         done = 0
-        stage, name = "list", ""  # the step under way, for the failure record
+        row: list[Any] = []
+        stage = "list"  # the step under way, for the failure record
         try:
             progress = True
             while progress and (limit is None or done < limit):
@@ -381,35 +405,34 @@ class Server:
                 for name in queue:
                     if limit is not None and done >= limit:
                         break
-                    append({"type": "invoke", "op": "lock", "name": name, "time": _now()})
+                    row = [name, clock()]
+                    rows.append(row)
                     stage = "lock"
                     if not queue.lock(name, True):
-                        append({"type": "fail", "op": "lock", "name": name, "time": _now()})
+                        row.append(clock())
                         stage = "list"
                         continue  # CONC-4: taken by another consumer, or gone
-                    append({"type": "ok", "op": "lock", "name": name, "time": _now()})
-                    append({"type": "invoke", "op": "get", "name": name, "time": _now()})
+                    row += (clock(), clock())
                     stage = "get"
                     value = queue.get(name)
-                    append({"type": "ok", "op": "get", "name": name, "sha256": digest(payload_of(value)), "time": _now()})
+                    row += (clock(), digest(payload_of(value)))
                     if hold:
                         time.sleep(hold)
-                    append({"type": "invoke", "op": "remove", "name": name, "time": _now()})
+                    row.append(clock())
                     stage = "remove"
                     queue.remove(name)
-                    append({"type": "ok", "op": "remove", "name": name, "time": _now()})
+                    row.append(clock())
                     stage = "list"
                     done += 1
                     progress = True
         except Exception as exc:  # noqa: BLE001 - recorded in the history, ends the batch
-            self.record_failure(history, stage, {} if stage == "list" else {"name": name}, exc)
-        return {"count": done, "history": history}
-
-    def record_failure(self, history: list[dict[str, Any]], op: str, where: dict[str, Any], exc: Exception) -> None:
-        """The failed step's completion: fail, or info when its effect is unknown."""
-        failure = self.failure(op, exc)
-        kind = "info" if failure.effect == "unknown" else "fail"
-        history.append({"type": kind, "op": op, **where, "error": failure.wire(), "time": _now()})
+            error = self.failure(stage, exc).wire()
+            if stage == "list":
+                rows.append([None, clock(), error])
+            else:
+                row += (clock(), error)
+        result = {"count": done, "t0": clock.t0, "locks": rows}
+        return result if compact else {"count": done, "history": history_events(result)}
 
     @staticmethod
     def payload_value(handle: Handle, msg: dict[str, Any]) -> Callable[[bytes], Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from dirqkit.concurrency import checker, stress
 from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, Scene
 from dirqkit.crash import explorer, profile
-from dirqkit.drivers.client import Actor, OpError
+from dirqkit.drivers.client import Actor, OpError, batch_request
 from dirqkit.suite import fixture_steps
 from dirqkit.suite.caseload import SCENARIO_KINDS, VARIABLE_RE, Case
 from dirqkit.trees import treeops
@@ -187,6 +187,7 @@ class Engine:
                 self.handles[role] = actor.call("open", self.open_args())
             handle, args = self.target(role, step["op"], args)
             call_args = wire_args(step["op"], args) if handle is None else {"queue": handle, **wire_args(step["op"], args)}
+            call_args = batch_request(actor, step["op"], call_args)  # a check step reads either history form
         try:
             result = self.last = actor.call(step["op"], call_args)
         except OpError as error:

@@ -19,11 +19,18 @@ from typing import Any
 
 import pytest
 
+from dirqkit.concurrency import workers
 from dirqkit.concurrency.scene import ScenarioSkipped
 from dirqkit.drivers.client import DriverError
 from dirqkit.drivers.registry import DRIVERS
 from dirqkit.report import formats
-from dirqkit.report.results import ENVIRONMENT, NOT_CLAIMED, UNAVAILABLE, Record, RunResults
+from dirqkit.report.results import (
+    ENVIRONMENT,
+    NOT_CLAIMED,
+    UNAVAILABLE,
+    Record,
+    RunResults,
+)
 from dirqkit.suite import caseload, expectations, fixture_steps
 from dirqkit.suite.actors import DriverPool, Implementation, discover
 from dirqkit.suite.caseload import Case, CaseFileError
@@ -148,6 +155,11 @@ class KitSession:
             return CaseFile.from_parent(parent, path=file_path)
         return None
 
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Heaviest runs first: xdist's load scheduling deals them out one by one and ends
+        every worker on short runs (item order never changes a verdict)."""
+        items.sort(key=run_cost, reverse=True)  # stable: collection order among equals
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Collect records where reports arrive (the xdist controller too)."""
         payload = next((v for k, v in report.user_properties if k == "dirqkit"), None)
@@ -209,6 +221,7 @@ class KitSession:
 
     def pytest_unconfigure(self) -> None:
         self.pool.close_all()
+        workers.close_idle()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -216,6 +229,17 @@ def pytest_configure(config: pytest.Config) -> None:
     kit = KitSession(config)
     config.stash[KIT_KEY] = kit
     config.pluginmanager.register(kit, "dirqkit-session")
+
+
+# What a case run costs, roughly, by the kinds of its steps (for scheduling only): a crash or
+# fault step replays its ops once per syscall under strace, a stress step runs many drivers.
+STEP_COST = {"crash": 100, "fault": 100, "stress": 50, "parallel": 5, "check": 5}
+
+
+def run_cost(item: pytest.Item) -> int:
+    if not isinstance(item, CaseItem) or item.assignment is None:
+        return 0  # a skip
+    return 1 + sum(STEP_COST.get(kind, 0) for step in item.case.steps for kind in step)
 
 
 class CaseFile(pytest.File):

@@ -237,9 +237,16 @@ def refuse(permissive, kind, message):
     raise QueueError(kind, message)
 
 
-def event(kind, op, **fields):
-    """A history event (PROTOCOL.md 2.3), stamped with the wall clock in integer microseconds."""
-    return {"type": kind, "op": op, **fields, "time": time.time_ns() // 1000}
+class Clock:
+    """History times (PROTOCOL.md 2.4): wall clock microseconds, each as the delta from the previous one."""
+
+    def __init__(self):
+        self.t0 = self.last = time.time_ns() // 1000
+
+    def __call__(self):
+        now = time.time_ns() // 1000
+        delta, self.last = now - self.last, now
+        return delta
 
 
 def payload(seed, index, size):
@@ -257,12 +264,50 @@ def error_of(exc):
     return {"kind": "internal", "message": repr(exc), "effect": "unknown"}
 
 
-def record_failure(history, exc):
-    """PROTOCOL.md 2.3: a batch's first error ends it, as the step under way's fail (or info)."""
-    last = history[-1] if history and history[-1]["type"] == "invoke" else {"op": "list"}
-    step = {key: last[key] for key in ("op", "index", "name") if key in last}  # not its sha256
-    error = error_of(exc)
-    history.append(event("info" if error["effect"] == "unknown" else "fail", **step, error=error))
+def ended(op, where, error, when):
+    """The event of a step that raised: fail, or info when its effect is unknown (PROTOCOL.md 2.3)."""
+    return {"type": "info" if error["effect"] == "unknown" else "fail", "op": op, **where, "error": error, "time": when}
+
+
+def events(form, when, rows):
+    """Compact rows -> the events form (PROTOCOL.md 2.3, deprecated), for requests that do not ask for rows."""
+    history = []
+    for index, row in enumerate(rows):
+        if form == "adds":  # [sha256, delta invoke, delta end, name | error]
+            when += row[1]
+            history.append({"type": "invoke", "op": "add", "index": index, "sha256": row[0], "time": when})
+            when += row[2]
+            outcome = row[3]
+            history.append(ended("add", {"index": index}, outcome, when) if isinstance(outcome, dict)
+                           else {"type": "ok", "op": "add", "index": index, "name": outcome, "time": when})
+            continue
+        name, items = row[0], list(reversed(row[1:]))
+        if name is None:  # [null, delta, error]: the iteration failed
+            when += row[1]
+            history.append(ended("list", {}, row[2], when))
+            continue
+        for op in ("lock", "get", "remove"):  # [name, delta x 4, sha256, delta x 2], cut short
+            when += items.pop()
+            history.append({"type": "invoke", "op": op, "name": name, "time": when})
+            when += items.pop()
+            if op == "lock" and not items:
+                history.append({"type": "fail", "op": "lock", "name": name, "time": when})
+                break
+            if items and isinstance(items[-1], dict):
+                history.append(ended(op, {"name": name}, items.pop(), when))
+                break
+            done = {"type": "ok", "op": op, "name": name, "time": when}
+            if op == "get":
+                done["sha256"] = items.pop()
+            history.append(done)
+    return history
+
+
+def batch_result(request, count, clock, form, rows):
+    """PROTOCOL.md 2.4: compact rows when the request asks for them, else the events form."""
+    if request.get("history") == "compact":
+        return {"count": count, "t0": clock.t0, form: rows}
+    return {"count": count, "history": events(form, clock.t0, rows)}
 
 
 class Driver:
@@ -273,7 +318,7 @@ class Driver:
         if request.get("protocol") != 1:
             raise QueueError("unsupported", "this driver speaks protocol 1 only")
         return {"protocol": 1, "implementation": {"name": "example", "language": "python", "version": "1"},
-                "queue_types": ["simple"], "roles": ["producer", "consumer", "purger"], "features": ["batch"],
+                "queue_types": ["simple"], "roles": ["producer", "consumer", "purger"], "features": ["batch", "compact-history"],
                 "options": {"simple": list(OPTIONS)}}
 
     def open(self, request):
@@ -287,20 +332,22 @@ class Driver:
         return handle
 
     def produce(self, queue, request):
-        history, count, seed, size = [], 0, request["seed"], request["size"]
+        rows, count, seed, size, clock = [], 0, request["seed"], request["size"], Clock()
         try:
             for index in range(request["count"]):
                 data = payload(seed, index, size)
-                history.append(event("invoke", "add", index=index, sha256=hashlib.sha256(data).hexdigest()))
+                row = [hashlib.sha256(data).hexdigest(), clock()]
+                rows.append(row)
                 name = queue.add(data)
-                history.append(event("ok", "add", index=index, name=name))
+                row += [clock(), name]
                 count += 1
         except Exception as exc:  # noqa: BLE001 - recorded in the history, ends the batch
-            record_failure(history, exc)
-        return {"count": count, "history": history}
+            row += [clock(), error_of(exc)]
+        return batch_result(request, count, clock, "adds", rows)
 
     def consume(self, queue, request):
-        history, count, limit, hold = [], 0, request.get("limit"), request.get("hold", 0)
+        rows, count, limit, hold, clock = [], 0, request.get("limit"), request.get("hold", 0), Clock()
+        row = None  # the lock attempt under way; None while iterating
         try:
             progress = True
             while progress and (limit is None or count < limit):
@@ -308,23 +355,28 @@ class Driver:
                 for name in queue.names():
                     if limit is not None and count >= limit:
                         break
-                    history.append(event("invoke", "lock", name=name))
+                    row = [name, clock()]
+                    rows.append(row)
                     if not queue.lock(name):
-                        history.append(event("fail", "lock", name=name))
+                        row.append(clock())
+                        row = None
                         continue  # CONC-4: locked by another consumer, or gone
-                    history.append(event("ok", "lock", name=name))
-                    history.append(event("invoke", "get", name=name))
+                    row += [clock(), clock()]
                     data = queue.get(name)
-                    history.append(event("ok", "get", name=name, sha256=hashlib.sha256(data).hexdigest()))
+                    row += [clock(), hashlib.sha256(data).hexdigest()]
                     time.sleep(hold)
-                    history.append(event("invoke", "remove", name=name))
+                    row.append(clock())
                     queue.remove(name)
-                    history.append(event("ok", "remove", name=name))
+                    row.append(clock())
+                    row = None
                     count += 1
                     progress = True
         except Exception as exc:  # noqa: BLE001 - recorded in the history, ends the batch
-            record_failure(history, exc)
-        return {"count": count, "history": history}
+            if row is None:
+                rows.append([None, clock(), error_of(exc)])
+            else:
+                row += [clock(), error_of(exc)]
+        return batch_result(request, count, clock, "locks", rows)
 
     def handle(self, request):
         op = request["op"]
