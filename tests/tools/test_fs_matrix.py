@@ -38,7 +38,7 @@ def test_failures_are_blamed_on_the_implementation_that_always_fails_and_known_o
         record("known", {"consumer": "py"}, "XFAIL"),
         record("skipped", {}, "SKIP"),
     ]
-    loaded = [ExpectedFailure("py", "known", (("consumer", "py"),), "NFS-3", "link counts", True, ("btrfs",)),
+    loaded = [ExpectedFailure("py", "known", (("consumer", "py"),), "NFS-3", "link counts", True, filesystems=("btrfs",)),
               ExpectedFailure("py", "known", (("consumer", "py"),), "NORMAL-DIR-2", "everywhere")]
     row = fs_matrix.Row("btrfs", environment={"filesystem": "btrfs", "dir_link_counts": False})
     fs_matrix.fill(row, records, loaded)
