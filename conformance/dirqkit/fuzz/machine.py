@@ -102,7 +102,7 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             self.roles = {ROLES[i]: plan.pins.get(ROLES[i], impls[i]) for i in range(count)}
             case = Case(id="fuzz", title="generated", requirements=("SPEC-1",), queue=self.queue,
                         roles={role: "consumer" for role in self.roles}, steps=(), group="fuzz", where="dirqkit fuzz")
-            self.actors = session.pool.actors(Assignment(tuple(self.roles.items())), plan.implementations, None)
+            self.actors = session.pool.actors(Assignment(tuple(self.roles.items())), plan.implementations, case)
             self.engine = Engine(case, self.actors, self.scratch / "queue", self.scratch / "work")
             self.engine.run.work.mkdir(parents=True)
             self.model = Model(plan.queue_type, self.engine.run.bindings, self.queue.get("schema", {}), maxelts or 16000)
