@@ -25,6 +25,7 @@ from dirqkit.drivers.registry import DRIVERS
 from dirqkit.suite.caseload import Case
 from dirqkit.suite.roles import Assignment
 
+FAKETIME_STARTS = 3  # tries at starting a driver under the faketime wrapper (see DriverPool.start)
 FAKETIME_ENV = {"FAKETIME_DONT_FAKE_MONOTONIC": "1", "NO_FAKE_STAT": "1", "TZ": "UTC"}  # case clocks are UTC
 
 
@@ -86,12 +87,21 @@ class DriverPool:
             env = {**os.environ, **FAKETIME_ENV}
         if umask:
             command = ["sh", "-c", f'umask {int(umask, 8):03o} && exec "$@"', "sh", *command]
-        client = DriverClient(command, name=name, timeout=self.timeout, env=env)
-        with self._lock:
-            self._all.append(client)
-            self._keys[id(client)] = (name, _variant(faketime, umask))
-        client.start()
-        return client
+        attempt = 1
+        while True:
+            client = DriverClient(command, name=name, timeout=self.timeout, env=env)
+            with self._lock:
+                self._all.append(client)
+                self._keys[id(client)] = (name, _variant(faketime, umask))
+            try:
+                client.start()
+                return client
+            except DriverError as exc:
+                # RACE: the faketime wrapper names a semaphore after its pid; a stale one left by an earlier
+                # process with that pid makes it exit before the driver starts. The kit's start-up, not the driver.
+                if not faketime or "sem_open" not in exc.stderr_tail or attempt == FAKETIME_STARTS:
+                    raise
+                attempt += 1
 
     def actors(self, assignment: Assignment, implementations: dict[str, Implementation],
                case: Case) -> dict[str, DriverClient]:
