@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from dirqkit.concurrency.checker import Verdict, Violation, verify
-from dirqkit.concurrency.scene import ScenarioFailed, Scene
-from dirqkit.crash.explorer import Explorer, ExplorerError, Traced
+from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, Scene
+from dirqkit.crash.explorer import ATTEMPTS, Explorer, ExplorerError, Missed, Traced, Unproducible
 from dirqkit.crash.inspection import Readers
 from dirqkit.crash.syscalls import PROFILED, Syscall, TraceError
 
@@ -170,13 +170,18 @@ class Profiler:
         self.notes: list[str] = []
 
     def trace(self, upto: int, inject: str | None) -> tuple[Traced, Path]:
-        x = self.explorer
-        state = x.new_state()
-        readers = Readers(x, state)
-        try:
-            return x.traced_run(state, readers, upto, inject), state / "queue"
-        finally:
-            readers.close()
+        """The op ``upto`` run traced on a fresh queue, tried again while the kit misses its set-up."""
+        x, missed = self.explorer, []
+        for _ in range(ATTEMPTS):
+            state = x.new_state()
+            readers = Readers(x, state)
+            try:
+                return x.traced_run(state, readers, upto, inject), state / "queue"
+            except Missed as exc:
+                missed.append(str(exc))
+            finally:
+                readers.close()
+        raise Unproducible(f"{x.label(x.actions[upto])}: {ATTEMPTS} tries missed their set-up: {'; '.join(missed)}")
 
     def injection(self, upto: int) -> str | None:
         """``inject``: the strace injection failing the first call it matches in the op's trace."""
@@ -225,6 +230,8 @@ def run_step(scene: Scene, spec: dict[str, Any]) -> None:
         profiler.run()
     except (ExplorerError, TraceError) as exc:
         raise ScenarioFailed(f"syscalls: {exc}", cite_step=True) from None
+    except Unproducible as exc:
+        raise ScenarioInconclusive(f"syscalls: {exc}") from None
     finally:
         profiler.close()
     scene.report("syscalls", {"rules": len(profiler.rules), "notes": profiler.notes, "violations": len(profiler.violations)})
