@@ -305,3 +305,30 @@ def test_tracing_probe_gives_the_reason_it_cannot_trace(monkeypatch):
     monkeypatch.setattr(syscalls.shutil, "which", lambda name: "/usr/bin/strace")
     monkeypatch.setattr(syscalls, "Tracer", refused)
     assert "Operation not permitted" in probe() and "ptrace_scope=0" in probe()
+
+
+def test_a_missed_set_up_is_tried_again_then_is_unproducible():
+    """Crash, fault and syscall steps share this: the kit's own miss is retried, then INCONCLUSIVE, never FAIL."""
+    from types import SimpleNamespace
+
+    from dirqkit.crash.explorer import ATTEMPTS, Explorer, Missed, Unproducible
+
+    stub = SimpleNamespace(actions=["add"], label=lambda action: "a=ref add")
+    calls: list[int] = []
+
+    def late() -> str:
+        calls.append(1)
+        if len(calls) < ATTEMPTS:
+            raise Missed("strace did not attach")
+        return "ran"
+
+    assert Explorer.with_retries(stub, 0, late) == "ran" and len(calls) == ATTEMPTS
+    calls.clear()
+
+    def never() -> str:
+        calls.append(1)
+        raise Missed("the held call was not reached")
+
+    with pytest.raises(Unproducible, match=f"a=ref add: {ATTEMPTS} tries missed their set-up"):
+        Explorer.with_retries(stub, 0, never)
+    assert len(calls) == ATTEMPTS

@@ -36,9 +36,10 @@ import shutil
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dirqkit.concurrency.checker import Verdict, Violation, verify
 from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, ScenarioSkipped, Scene
@@ -65,6 +66,9 @@ OP_TIMEOUT = 15.0  # seconds an explored op may take (a hang is a failure, not a
 RACE_POLL = 0.002  # seconds between two looks of the kit's racer at the trace (for the held call)
 HOLD_US = int(4 * OP_TIMEOUT * 1e6)  # a race's hold: longer than the op may take; the racer ends it
 ATTEMPTS = 3  # tries at a state whose set-up the kit missed (strace not attached, the held call not reached)
+
+
+T = TypeVar("T")
 
 
 class Unproducible(Exception):
@@ -338,11 +342,15 @@ class Explorer:
         return self.scene.open_args({"path": str(state / "queue")})
 
     def retried(self, upto: int, inject: str | None, fault: Fault | None = None, nth: int = 0) -> StateRun | None:
-        """run_state, tried again (at most ATTEMPTS times) while the kit misses the state's set-up."""
+        """run_state, tried again while the kit misses the state's set-up (:meth:`with_retries`)."""
+        return self.with_retries(upto, lambda: self.run_state(upto, inject, fault, nth))
+
+    def with_retries(self, upto: int, attempt: Callable[[], T]) -> T:
+        """``attempt()`` of the op ``upto``, tried again (at most ATTEMPTS times) while it raises Missed."""
         missed = []
         for _ in range(ATTEMPTS):
             try:
-                return self.run_state(upto, inject, fault, nth)
+                return attempt()
             except Missed as exc:
                 missed.append(str(exc))
         raise Unproducible(f"{self.label(self.actions[upto])}: {ATTEMPTS} tries missed their set-up: {'; '.join(missed)}")

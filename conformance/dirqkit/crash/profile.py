@@ -32,7 +32,7 @@ from typing import Any
 
 from dirqkit.concurrency.checker import Verdict, Violation, verify
 from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, Scene
-from dirqkit.crash.explorer import ATTEMPTS, Explorer, ExplorerError, Missed, Traced, Unproducible
+from dirqkit.crash.explorer import Explorer, ExplorerError, Traced, Unproducible
 from dirqkit.crash.inspection import Readers
 from dirqkit.crash.syscalls import PROFILED, Syscall, TraceError
 
@@ -171,17 +171,16 @@ class Profiler:
 
     def trace(self, upto: int, inject: str | None) -> tuple[Traced, Path]:
         """The op ``upto`` run traced on a fresh queue, tried again while the kit misses its set-up."""
-        x, missed = self.explorer, []
-        for _ in range(ATTEMPTS):
-            state = x.new_state()
-            readers = Readers(x, state)
-            try:
-                return x.traced_run(state, readers, upto, inject), state / "queue"
-            except Missed as exc:
-                missed.append(str(exc))
-            finally:
-                readers.close()
-        raise Unproducible(f"{x.label(x.actions[upto])}: {ATTEMPTS} tries missed their set-up: {'; '.join(missed)}")
+        return self.explorer.with_retries(upto, lambda: self.trace_once(upto, inject))
+
+    def trace_once(self, upto: int, inject: str | None) -> tuple[Traced, Path]:
+        x = self.explorer
+        state = x.new_state()
+        readers = Readers(x, state)
+        try:
+            return x.traced_run(state, readers, upto, inject), state / "queue"
+        finally:
+            readers.close()
 
     def injection(self, upto: int) -> str | None:
         """``inject``: the strace injection failing the first call it matches in the op's trace."""
