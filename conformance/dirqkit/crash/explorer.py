@@ -36,7 +36,8 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -562,20 +563,26 @@ def _perform(worker: Worker, op: str, args: dict[str, Any]) -> Outcome:
         return Outcome(error.outcome, error=error.message)
 
 
-def run_step(scene: Scene, kind: str, spec: dict[str, Any]) -> None:
-    """The ``crash`` or ``fault`` step: explore, report the figures, fail on any violation."""
+@contextmanager
+def scenario_errors(kind: str) -> Iterator[None]:
+    """What a crash, fault or syscalls step's own errors mean: a step that cannot run as written fails on the
+    requirement it cites; a state the kit could not produce is INCONCLUSIVE."""
     try:
-        explorer = Explorer(scene, kind, spec)
-    except ExplorerError as exc:
-        raise ScenarioFailed(f"{kind}: {exc}", cite_step=True) from None
-    try:
-        explorer.explore()
+        yield
     except (ExplorerError, TraceError) as exc:
         raise ScenarioFailed(f"{kind}: {exc}", cite_step=True) from None
     except Unproducible as exc:
         raise ScenarioInconclusive(f"{kind}: {exc}") from None
-    finally:
-        explorer.close()
+
+
+def run_step(scene: Scene, kind: str, spec: dict[str, Any]) -> None:
+    """The ``crash`` or ``fault`` step: explore, report the figures, fail on any violation."""
+    with scenario_errors(kind):
+        explorer = Explorer(scene, kind, spec)
+        try:
+            explorer.explore()
+        finally:
+            explorer.close()
     figures = {"states": dict(explorer.figures.states), "effects": dict(explorer.figures.effects),
                "notes": explorer.figures.notes, "violations": len(explorer.violations)}
     scene.report(kind, figures)

@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from dirqkit.concurrency.checker import Verdict, Violation, verify
-from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, Scene
-from dirqkit.crash.explorer import Explorer, ExplorerError, Traced, Unproducible
+from dirqkit.concurrency.scene import Scene
+from dirqkit.crash.explorer import Explorer, ExplorerError, Traced, scenario_errors
 from dirqkit.crash.inspection import Readers
-from dirqkit.crash.syscalls import PROFILED, Syscall, TraceError
+from dirqkit.crash.syscalls import PROFILED, Syscall
 
 NAME_PATTERNS = {"{dir}": "[0-9a-f]{8}", "{elt}": "[0-9a-f]{14}"}
 FLAG = re.compile(r"\b[A-Z][A-Z0-9_]+\b")
@@ -221,17 +221,11 @@ class Profiler:
 
 def run_step(scene: Scene, spec: dict[str, Any]) -> None:
     """The ``syscalls`` step: trace each explored op, check every rule, fail on any violation."""
-    try:
+    with scenario_errors("syscalls"):
         profiler = Profiler(scene, spec)
-    except ExplorerError as exc:
-        raise ScenarioFailed(f"syscalls: {exc}", cite_step=True) from None
-    try:
-        profiler.run()
-    except (ExplorerError, TraceError) as exc:
-        raise ScenarioFailed(f"syscalls: {exc}", cite_step=True) from None
-    except Unproducible as exc:
-        raise ScenarioInconclusive(f"syscalls: {exc}") from None
-    finally:
-        profiler.close()
+        try:
+            profiler.run()
+        finally:
+            profiler.close()
     scene.report("syscalls", {"rules": len(profiler.rules), "notes": profiler.notes, "violations": len(profiler.violations)})
     verify(scene, Verdict(violations=profiler.violations), {}, "syscalls")
