@@ -2,9 +2,11 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -12,6 +14,7 @@ from dirqkit.drivers import java_dirq
 from dirqkit.drivers.check import check
 from dirqkit.drivers.client import DriverClient, DriverUnavailable
 from dirqkit.drivers.registry import DRIVERS
+from dirqkit.suite.actors import DriverPool
 
 # A stand-in JDK: javac "compiles" by creating the class file and logs each call; java does nothing.
 FAKE_JAVAC = """#!/bin/sh
@@ -193,3 +196,44 @@ def test_java_driver_maps_errors_and_keeps_stdout_clean(tmp_path):
                 kinds.append(exc.kind)
         assert kinds == ["locked", "unsupported", "invalid_option", "invalid_option", "unsupported", "invalid_name"]
         assert client.call("list", {"queue": q}) == [name]
+
+
+@needs_java
+@pytest.mark.skipif(shutil.which("faketime") is None, reason="faketime is not installed (Debian package faketime)")
+def test_an_idle_java_driver_under_faketime_does_not_spin(tmp_path):
+    """A driver waiting for its next request uses (almost) no CPU, also under the case clock's faketime wrapper."""
+    pool = DriverPool(timeout=30)
+    try:
+        client = pool.start("java", list(DRIVERS["java"].command), faketime="-3600")
+        client.call("open", {"type": "simple", "path": str(tmp_path / "q")})  # the JVM is up and idle
+        java = [p for p in descendants(client.pid) if "DirqDriver" in p[1]]
+        assert java, "no JVM among the driver's processes"
+        before = cpu_ticks(java[0][0])
+        time.sleep(2)
+        spent = cpu_ticks(java[0][0]) - before
+        assert spent < 0.1 * 2 * os.sysconf("SC_CLK_TCK"), f"idle JVM used {spent} clock ticks in 2 s"
+    finally:
+        pool.close_all()
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every descendant of pid, from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+                cmdline = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            parents[int(entry)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline)
+    found, frontier = [], {pid}
+    while frontier:
+        frontier = {child for child, (parent, _) in parents.items() if parent in frontier}
+        found += [(child, parents[child][1]) for child in frontier]
+    return found
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
