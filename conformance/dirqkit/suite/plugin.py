@@ -166,6 +166,8 @@ class KitSession:
         if payload is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
             return
         record = Record.from_json(json.loads(payload))
+        record.seconds = round(report.duration, 4)
+        record.worker = str(getattr(getattr(getattr(report, "node", None), "gateway", None), "id", ""))
         if hasattr(report, "wasxfail"):  # a strict expected failure that passes fails the run, without wasxfail
             record.outcome = "XFAIL" if report.skipped else "PASS"  # PASS: a racy deviation that did not show
             record.expected = report.wasxfail
