@@ -13,16 +13,23 @@
    - *batch*: the driver's own batch code (``Server.op_produce``/``op_consume``)
      called in this process, in the same history form: the ratio is the
      protocol's cost alone (JSON of the history, the pipe).
-   Targets (ratio to batch, in every run): produce <= 1.1, consume <= 1.2.
+   Targets (ratio to batch in CPU time, in every run): produce <= 1.1, consume <= 1.2.
    ``--history events`` measures the deprecated events form (PROTOCOL.md 2.3)
    instead of compact rows (2.4).
 
-Each run measures driver, bare and batch one after the other on fresh queues
-under --dir (default: a temporary directory on the working disk), so that a
-run's ratios are paired; medians over REPEAT runs, and how many runs met each
-target. --save keeps the JSON report, with the machine, under tools/bench/results/.
+Each run measures the three sides (driver, batch, bare) in a warm-up round, not counted, then
+in ROUNDS rounds, the order rotated each round; every side of every round works on a fresh queue
+in its own fresh directory under --dir (default: a temporary directory on the working disk),
+removed after it. A side's figure in a run is its smallest over the rounds, so a run's ratios are
+paired and the least disturbed by other processes. Two measures: CPU time (user + system, all
+threads, from /proc/PID/task/*/schedstat) of every process doing the work (for the driver side
+the kit and the driver, whose only extra work is the protocol; for the in-process sides this
+process), which the targets are checked on because another job taking a core does not change
+it; and wall time, reported beside it. Medians over REPEAT runs, how many runs met each target
+and the spread of single rounds' ratios. --save keeps the JSON report, with the machine, under
+tools/bench/results/. Linux only (schedstat).
 
-    python3 tools/bench_driver.py [--ops N] [--count N] [--size B] [--repeat R] [--dir DIR]
+    python3 tools/bench_driver.py [--ops N] [--count N] [--size B] [--repeat R] [--rounds K] [--dir DIR]
                                   [--history compact|events] [--json] [--save]
 """
 
@@ -31,6 +38,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -74,59 +82,133 @@ def round_trips(client: DriverClient, work: Path, calls: int) -> dict[str, dict[
     return {op: {"driver_us": d, "in_process_us": p, "overhead_us": d - p} for op, (d, p) in results.items()}
 
 
-def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+def cpu_seconds(pids: tuple[int, ...]) -> float:
+    """CPU time (user + system, every thread) the processes ``pids`` have used so far, in seconds
+    (Linux: the first field of /proc/PID/task/TID/schedstat, in nanoseconds)."""
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def timed(action: Callable[[], Any], pids: tuple[int, ...]) -> tuple[float, float, Any]:
+    """Wall seconds, CPU seconds of ``pids`` and the result of ``action``."""
     gc.collect()  # no collection of the previous measurement's garbage inside this one
+    cpu = cpu_seconds(pids)
     start = time.perf_counter()
     result = action()
-    return time.perf_counter() - start, result
+    wall = time.perf_counter() - start
+    return wall, cpu_seconds(pids) - cpu, result
 
 
-def batch_once(client: DriverClient, server: Server, work: Path, run: int, count: int, size: int, form: str) -> dict[str, float]:
-    """Seconds for produce and consume through the driver and in process, on fresh queues."""
-    handle = client.request("open", type="simple", path=str(work / f"driver-{run}"))
-    driver_produce, produced = timed(lambda: client.request("produce", queue=handle, count=count, size=size,
-                                                            seed=f"bench-{run}", history=form))
-    driver_consume, consumed = timed(lambda: client.request("consume", queue=handle, history=form))
-    assert produced["count"] == consumed["count"] == count, (produced["count"], consumed["count"])
-    assert ("history" in consumed) == (form == "events"), f"the driver did not answer in the {form} form"
-    client.request("close", queue=handle)
+class Sides:
+    """The three ways of running one produce + consume of COUNT elements, each on a fresh queue
+    under its own fresh directory of ``work`` (removed after, outside the timing). Each returns
+    wall and CPU seconds per op; the CPU time is that of every process doing the work: the kit
+    and the driver for the driver side, this process for the in-process sides."""
 
-    queue = QueueSimple(str(work / f"local-{run}"))
-    payloads = [payload(f"bench-{run}", i, size) for i in range(count)]
-    start = time.perf_counter()
-    for data in payloads:
-        queue.add(data)
-    local_produce = time.perf_counter() - start
-    start = time.perf_counter()
-    removed = 0
-    for name in queue:
-        if queue.lock(name):
-            queue.get(name)
-            queue.remove(name)
-            removed += 1
-    local_consume = time.perf_counter() - start
-    assert removed == count
+    def __init__(self, client: DriverClient, server: Server, work: Path, count: int, size: int, form: str) -> None:
+        self.client, self.server, self.work = client, server, work
+        self.count, self.size, self.form = count, size, form
+        self.made = 0
+        assert client.pid is not None
+        self.driver_pids = (os.getpid(), client.pid)
 
-    handle = server.op_open({"type": "simple", "path": str(work / f"batch-{run}")})
-    batch_produce, produced = timed(lambda: server.op_produce({"queue": handle, "count": count, "size": size,
-                                                               "seed": f"bench-{run}", "history": form}))
-    batch_consume, consumed = timed(lambda: server.op_consume({"queue": handle, "history": form}))
-    assert produced["count"] == consumed["count"] == count
-    return {"driver_produce": driver_produce, "driver_consume": driver_consume,
-            "bare_produce": local_produce, "bare_consume": local_consume,
-            "batch_produce": batch_produce, "batch_consume": batch_consume}
+    def fresh(self, side: str) -> Path:
+        self.made += 1
+        return self.work / f"{side}-{self.made}"
+
+    def driver(self, seed: str) -> dict[str, float]:
+        path = self.fresh("driver")
+        handle = self.client.request("open", type="simple", path=str(path))
+        produce = timed(lambda: self.client.request("produce", queue=handle, count=self.count, size=self.size,
+                                                    seed=seed, history=self.form), self.driver_pids)
+        consume = timed(lambda: self.client.request("consume", queue=handle, history=self.form), self.driver_pids)
+        assert produce[2]["count"] == consume[2]["count"] == self.count, (produce[2]["count"], consume[2]["count"])
+        assert ("history" in consume[2]) == (self.form == "events"), f"the driver did not answer in the {self.form} form"
+        self.client.request("close", queue=handle)
+        shutil.rmtree(path)
+        return figures(produce, consume)
+
+    def batch(self, seed: str) -> dict[str, float]:
+        """The driver's own batch code (Server.op_produce/op_consume), in this process: everything but the protocol."""
+        path = self.fresh("batch")
+        handle = self.server.op_open({"type": "simple", "path": str(path)})
+        produce = timed(lambda: self.server.op_produce({"queue": handle, "count": self.count, "size": self.size,
+                                                        "seed": seed, "history": self.form}), (os.getpid(),))
+        consume = timed(lambda: self.server.op_consume({"queue": handle, "history": self.form}), (os.getpid(),))
+        assert produce[2]["count"] == consume[2]["count"] == self.count
+        self.server.op_close({"queue": handle})
+        shutil.rmtree(path)
+        return figures(produce, consume)
+
+    def bare(self, seed: str) -> dict[str, float]:
+        """Plain dirqref loops on ready payloads: no digests, no history."""
+        path = self.fresh("bare")
+        queue = QueueSimple(str(path))
+        payloads = [payload(seed, i, self.size) for i in range(self.count)]
+
+        def consume() -> dict[str, int]:
+            removed = 0
+            for name in queue:
+                if queue.lock(name):
+                    queue.get(name)
+                    queue.remove(name)
+                    removed += 1
+            return {"count": removed}
+
+        produce = timed(lambda: [queue.add(data) for data in payloads], (os.getpid(),))
+        consumed = timed(consume, (os.getpid(),))
+        assert consumed[2]["count"] == self.count
+        shutil.rmtree(path)
+        return figures(produce, consumed)
 
 
-def summarize(runs: list[dict[str, float]], count: int) -> dict[str, dict[str, Any]]:
-    medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+def figures(produce: tuple[float, float, Any], consume: tuple[float, float, Any]) -> dict[str, float]:
+    return {"produce_wall": produce[0], "produce_cpu": produce[1], "consume_wall": consume[0], "consume_cpu": consume[1]}
+
+
+SIDES = ("driver", "batch", "bare")
+OPS = ("produce", "consume")
+MEASURES = ("cpu", "wall")
+
+
+def batch_once(sides: Sides, run: int, rounds: int) -> dict[str, Any]:
+    """One run: a warm-up round of the three sides (not counted), then ``rounds`` rounds, the
+    order rotated each round so that no side always comes first; per side, op and measure the
+    smallest figure of the rounds (the one least disturbed by other processes)."""
+    kept: dict[str, list[float]] = {f"{side}_{key}": [] for side in SIDES for key in figures((0, 0, 0), (0, 0, 0))}
+    for index in range(rounds + 1):
+        for side in SIDES[index % 3:] + SIDES[:index % 3]:
+            measured = getattr(sides, side)(f"bench-{run}-{index}")
+            for key, value in measured.items():
+                if index:
+                    kept[f"{side}_{key}"].append(value)
+    return {**{key: min(values) for key, values in kept.items()}, "rounds": kept}
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
+def summarize(runs: list[dict[str, Any]], count: int) -> dict[str, dict[str, Any]]:
+    """Per op: the per-run ratios driver / in-process batch in CPU time (the target's measure) and
+    in wall time, and every single round's ratio (what one unrepeated interval would have said)."""
+    medians = {key: statistics.median(run[key] for run in runs) for key in runs[0] if key != "rounds"}
     batch = {}
     for op, bound in TARGETS.items():
-        per_run = [run[f"driver_{op}"] / run[f"batch_{op}"] for run in runs]
-        batch[op] = {"driver_s": medians[f"driver_{op}"], "bare_s": medians[f"bare_{op}"], "batch_s": medians[f"batch_{op}"],
-                     "ratio_bare": medians[f"driver_{op}"] / medians[f"bare_{op}"],
-                     "ratio_batch": statistics.median(per_run), "ratio_batch_per_run": per_run,
-                     "target": bound, "runs_meeting_target": sum(r <= bound for r in per_run),
-                     "driver_elements_per_s": count / medians[f"driver_{op}"]}
+        row: dict[str, Any] = {"target": bound}
+        for measure in MEASURES:
+            key = f"{op}_{measure}"
+            per_run = [run[f"driver_{key}"] / run[f"batch_{key}"] for run in runs]
+            per_round = [d / b for run in runs for d, b in zip(run["rounds"][f"driver_{key}"], run["rounds"][f"batch_{key}"])]
+            row[measure] = {"driver_s": medians[f"driver_{key}"], "batch_s": medians[f"batch_{key}"], "bare_s": medians[f"bare_{key}"],
+                            "ratio_bare": medians[f"driver_{key}"] / medians[f"bare_{key}"],
+                            "ratio_batch": statistics.median(per_run), "ratio_batch_per_run": per_run,
+                            "ratio_batch_per_round": per_round, "runs_meeting_target": sum(r <= bound for r in per_run)}
+        row["driver_elements_per_s"] = count / medians[f"driver_{op}_wall"]
+        batch[op] = row
     return batch
 
 
@@ -136,6 +218,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=5000, help="elements per batch (default 5000)")
     parser.add_argument("--size", type=int, default=256, help="payload bytes (default 256)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per batch measurement (default 5)")
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds per run, after one warm-up round (default 5)")
     parser.add_argument("--dir", type=Path, help="where to create queues (default: a temporary directory)")
     parser.add_argument("--history", choices=("compact", "events"), default="compact", help="history form (default compact)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -148,12 +231,13 @@ def main() -> int:
         server.op_hello({"protocol": 1})
         with DriverClient(list(DRIVERS["ref"].command), timeout=600) as client:
             trips = round_trips(client, work, args.ops)
-            runs = [batch_once(client, server, work, run, args.count, args.size, args.history) for run in range(args.repeat)]
+            sides = Sides(client, server, work, args.count, args.size, args.history)
+            runs = [batch_once(sides, run, args.rounds) for run in range(args.repeat)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     batch = summarize(runs, args.count)
     report = {"round_trips": trips, "batch": batch, "runs": runs, "count": args.count, "size": args.size,
-              "repeat": args.repeat, "ops": args.ops, "history": args.history}
+              "repeat": args.repeat, "rounds": args.rounds, "ops": args.ops, "history": args.history}
     if args.save:
         print(f"bench_driver: saved {save('bench_driver', report, started)}", file=sys.stderr)
     if args.json:
@@ -165,14 +249,17 @@ def main() -> int:
     print("|---|---:|---:|---:|")
     for op, row in trips.items():
         print(f"| {op} | {row['driver_us']:.1f} | {row['in_process_us']:.1f} | {row['overhead_us']:.1f} |")
-    print(f"\nbatch ops ({args.history} history), {args.count} elements of {args.size} bytes, median of {args.repeat}:")
-    print("| op | driver s | in-process bare s | in-process batch s | ratio to bare | ratio to batch | per run | target | runs meeting it | driver elements/s |")
-    print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    print(f"\nbatch ops ({args.history} history), {args.count} elements of {args.size} bytes; per run and side the "
+          f"smallest of {args.rounds} rounds (after a warm-up); median of {args.repeat} runs; ratio = driver / in-process batch:")
+    print("| op | measure | driver s | in-process batch s | in-process bare s | ratio to bare | ratio to batch | per run | single rounds | target | runs meeting it |")
+    print("|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|")
     for op, row in batch.items():
-        per_run = " ".join(f"{r:.2f}" for r in row["ratio_batch_per_run"])
-        print(f"| {op} | {row['driver_s']:.3f} | {row['bare_s']:.3f} | {row['batch_s']:.3f} | {row['ratio_bare']:.2f} "
-              f"| {row['ratio_batch']:.2f} | {per_run} | <= {row['target']} | {row['runs_meeting_target']} of {args.repeat} "
-              f"| {row['driver_elements_per_s']:.0f} |")
+        for measure in MEASURES:
+            m = row[measure]
+            per_run = " ".join(f"{r:.2f}" for r in m["ratio_batch_per_run"])
+            print(f"| {op} | {measure} | {m['driver_s']:.3f} | {m['batch_s']:.3f} | {m['bare_s']:.3f} | {m['ratio_bare']:.2f} "
+                  f"| {m['ratio_batch']:.2f} | {per_run} | {spread(m['ratio_batch_per_round'])} | <= {row['target']} "
+                  f"| {m['runs_meeting_target']} of {args.repeat} |")
     return 0
 
 

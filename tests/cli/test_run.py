@@ -264,3 +264,13 @@ os.execv(sys.executable, [sys.executable, "-m", "dirqkit.drivers.ref"])
     assert done.returncode == 1, done.stdout[-3000:]
     assert records(tmp_path) == {"demo-roundtrip[producer=once,consumer=once]": "CRASH"}
     assert "re-run: dirqkit run --case demo-roundtrip --role producer=once --role consumer=once" in done.stdout
+
+
+def test_every_run_records_its_seconds_and_worker_under_xdist(tmp_path):
+    pytest.importorskip("xdist")
+    done = run(tmp_path, "--impl", "ref", "-j", "2", "--junit", str(tmp_path / "junit.xml"))
+    assert done.returncode == 1, done.stdout + done.stderr  # demo-wrong fails; the xdist options were accepted
+    data = json.loads((tmp_path / "out.json").read_text())["records"]
+    assert {r["worker"] for r in data} <= {"gw0", "gw1"} and all(r["seconds"] > 0 for r in data)
+    times = re.findall(r'<testcase [^>]*time="([0-9.]+)"', (tmp_path / "junit.xml").read_text())
+    assert len(times) == len(data) and all(float(t) > 0 for t in times)

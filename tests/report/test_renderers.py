@@ -72,9 +72,12 @@ def test_json_matches_its_schema_and_carries_the_views(tmp_path):
 
 def test_junit_has_one_testcase_per_run_with_properties_and_a_deviation_is_not_a_pass(tmp_path):
     path = tmp_path / "j.xml"
-    formats.write(sample(), "junit", path)
+    runs = sample()
+    runs.records[2].seconds = 1.25
+    formats.write(runs, "junit", path)
     suite = ET.parse(path).getroot().find("testsuite")
     cases = suite.findall("testcase")
+    assert [c.get("time") for c in cases] == ["0.000", "0.000", "1.250", "0.000", "0.000"]  # where a run's time goes
     assert len(cases) == 5 and suite.get("failures") == "1" and suite.get("skipped") == "3"
     props = [(p.get("name"), p.get("value")) for p in cases[1].iter("property")]
     assert ("implementation", "perl") in props and ("requirement", "SIMPLE-GET-1") in props

@@ -349,8 +349,8 @@ class DriverClient:
         line = self._read_line(op, deadline)
         self.transcript.append((time.time(), "<", line))
         try:
-            reply = json.loads(line)
-        except ValueError:
+            reply = json.loads(line.decode("utf-8"))  # a str parses faster than bytes (no surrogatepass decoding)
+        except ValueError:  # UnicodeDecodeError too
             raise self._fail("ERROR", f"stdout carried a line that is not JSON: {_clip(line)}", op) from None
         problem = _envelope_problem(reply, seq)
         if problem:

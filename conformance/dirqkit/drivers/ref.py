@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from importlib.metadata import version
 from typing import Any, ClassVar
 
 from dirqref import QueueNormal, QueueNull, QueueSet, QueueSimple
 from dirqref.errors import DirqError
+
+from dirqkit import __version__
 
 from .server import Failure, serve
 
@@ -39,7 +40,7 @@ class RefQueueSet(QueueSet):
 class RefAdapter:
     name = "dirqref"
     language = "python"
-    version = version("dirqkit")
+    version = __version__  # the kit's own; importlib.metadata would add a third to every driver start-up
     queue_types: tuple[str, ...] = ("simple", "normal", "null", "set")
     features: tuple[str, ...] = ("batch",)
     options: ClassVar[dict[str, tuple[str, ...]]] = {

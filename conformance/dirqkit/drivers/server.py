@@ -458,6 +458,11 @@ class Server:
         return field_bytes
 
 
+# Replies are built here from fresh values, never circular: skipping the check saves a third of the
+# encoding time of a batch op's history.
+_REPLY_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
+
+
 def protocol_stream() -> BinaryIO:
     """The real stdout for replies; fd 1 then points at stderr so stray prints cannot corrupt the protocol."""
     out = os.fdopen(os.dup(1), "wb")
@@ -473,7 +478,7 @@ def serve(load: Callable[[], Adapter]) -> int:
     for line in sys.stdin.buffer:
         if not line.strip():
             continue
-        out.write(json.dumps(server.reply(line), separators=(",", ":")).encode("ascii") + b"\n")
+        out.write(_REPLY_ENCODER.encode(server.reply(line)).encode("ascii") + b"\n")
         out.flush()
         if not server.running:
             break

@@ -23,7 +23,8 @@ def _properties(parent: ET.Element, pairs: list[tuple[str, str]]) -> None:
 
 
 def _testcase(suite: ET.Element, record: Record) -> None:
-    case = ET.SubElement(suite, "testcase", classname=f"dirqkit.{record.group}", name=record.label, file=record.where)
+    case = ET.SubElement(suite, "testcase", classname=f"dirqkit.{record.group}", name=record.label, file=record.where,
+                         time=f"{record.seconds:.3f}")
     props = [("implementation", impl) for impl in record.involved]
     props += [(f"role.{role}", impl) for role, impl in record.roles.items()]
     props += [("requirement", rid) for rid in record.requirements]

@@ -51,6 +51,8 @@ class Record:
     culprits: list[str] = field(default_factory=list)  # implementations whose driver broke the protocol
     skip_kind: str = ""  # a SKIP: UNAVAILABLE, NOT_CLAIMED or ENVIRONMENT
     rerun: str = ""
+    seconds: float = 0.0  # how long the run took (pytest's call phase), for finding where a run's time goes
+    worker: str = ""  # the xdist worker that ran it ("" without xdist)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
