@@ -3,7 +3,8 @@
 Takes the implementation options of ``dirqkit run``. Known deviations
 (the expectations) are not reported again; every new finding is shrunk,
 written as a case under ``--out``/cases once ``dirqkit run`` fails it the same
-way, and its re-run command printed. Exit 0: nothing new; 1: findings; 2: usage.
+way, and its re-run command printed. Exit 0: nothing new; 1: findings; 2: usage or a kit error
+(an exception of the kit inside a rule, named with the rule; a driver's crash or timeout is a finding).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from dirqkit.cli import UsageError
 from dirqkit.cli.run import add_implementation_arguments, implementation_choices
 from dirqkit.fuzz import casefile
-from dirqkit.fuzz.machine import ROLES
+from dirqkit.fuzz.machine import ROLES, KitFault
 from dirqkit.fuzz.search import SHRINK_REPLAYS, Plan, Session
 from dirqkit.suite import expectations
 from dirqkit.suite.actors import DriverPool, discover
@@ -74,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         session = Session(plan, pool)
         found = session.run()
+    except KitFault as fault:  # the kit broke, not an implementation: no finding is charged to anyone
+        print(f"dirqkit fuzz: {fault} (a bug of the kit; nothing was written)", file=sys.stderr)
+        return 2
     finally:
         pool.close_all()
     _, extra, _ = implementation_choices(args)
