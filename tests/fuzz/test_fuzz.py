@@ -97,3 +97,10 @@ def test_bad_options_are_usage_errors(args, tmp_path, capsys):
     assert code == 2
     assert "fuzz" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_spent_time_budget_is_no_finding_that_did_not_reproduce(tmp_path):
+    done = dirqkit("fuzz", "--impl", "ref", "--seconds", "2", "--seed", "5", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "did not reproduce" not in done.stdout
+    assert "0 new finding(s)" in done.stdout
