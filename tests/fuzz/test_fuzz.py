@@ -82,6 +82,7 @@ def test_the_reference_against_itself_finds_nothing(queue_type, tmp_path):
 @pytest.mark.parametrize("args", [
     ["--examples", "0"],
     ["--seconds", "-1"],
+    ["--max-findings", "0"],
     ["--role", "z=ref"],
     ["--role", "a"],
     ["--impl", "no-such-implementation"],

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, metavar="S", help="stop generating after S seconds (bounds the search only)")
     parser.add_argument("--shrink", type=int, default=SHRINK_REPLAYS, metavar="N",
                         help=f"replays spent shrinking each finding (default {SHRINK_REPLAYS})")
+    parser.add_argument("--max-findings", type=int, metavar="N", help="stop searching once N new findings are found (default: search the whole budget)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0): same seed and --examples, same run")
     parser.add_argument("--out", type=Path, default=Path("dirqkit-fuzz"), metavar="DIR",
                         help="where cases and the example database go (default ./dirqkit-fuzz)")
@@ -42,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
     selected, extra, pins = implementation_choices(args)
-    if args.examples is not None and args.examples < 1 or args.seconds is not None and args.seconds <= 0 or args.shrink < 0:
-        raise UsageError("--examples and --seconds must be positive, --shrink not negative")
+    if args.examples is not None and args.examples < 1 or args.seconds is not None and args.seconds <= 0 or args.shrink < 0 \
+            or args.max_findings is not None and args.max_findings < 1:
+        raise UsageError("--examples, --seconds and --max-findings must be positive, --shrink not negative")
     bad_roles = sorted(set(pins) - set(ROLES))
     if bad_roles:
         raise UsageError(f"fuzz roles are {', '.join(ROLES)}; cannot pin {', '.join(bad_roles)}")
@@ -65,7 +67,8 @@ def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
     if not names:
         raise UsageError("no implementation available to fuzz")
     examples = args.examples if args.examples is not None or args.seconds is not None else 100
-    return Plan(args.type, implementations, names, pins, known_pairs, args.seed, args.out, examples, args.seconds, args.shrink)
+    return Plan(args.type, implementations, names, pins, known_pairs, args.seed, args.out, examples, args.seconds, args.shrink,
+                args.max_findings)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -45,6 +45,18 @@ class Finding(AssertionError):
         self.requirement, self.implementation, self.role, self.message, self.outcome = (
             requirement, implementation, role, message, outcome)
 
+    @classmethod
+    def of(cls, requirement: str, implementation: str) -> type[Finding]:
+        """One subclass per (implementation, requirement): Hypothesis tells bugs apart by exception type, so a
+        shrink keeps to the deviation first found instead of drifting to another one the example also shows."""
+        key = (implementation, requirement)
+        if key not in FINDING_KINDS:
+            FINDING_KINDS[key] = type(f"Finding[{implementation}:{requirement}]", (cls,), {})
+        return FINDING_KINDS[key]
+
+
+FINDING_KINDS: dict[tuple[str, str], type[Finding]] = {}
+
 
 class KitFault(BaseException):
     """The kit itself broke inside a rule (a bug, a wrong signature, a driver pool error): never an implementation's.
@@ -178,6 +190,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             except CaseFailed as failed:
                 if "op" in step:
                     step["requirement"] = self.model.refine(step, self.engine.last)
+                elif "tree" in step:
+                    step["requirement"] = self.model.refine_table(step, self.engine.run.top)
                 self.blame(role or self.last_role, step.get("requirement") or "SPEC-1", failed.message)
                 return False
             except DriverError as error:
@@ -204,7 +218,7 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 self.stopped = True  # a known deviation: the model no longer holds
                 session.known_seen += 1
                 return
-            finding = Finding(requirement, implementation, role, message, outcome)
+            finding = Finding.of(requirement, implementation)(requirement, implementation, role, message, outcome)
             session.finding_raised(self, finding)
             raise finding
 

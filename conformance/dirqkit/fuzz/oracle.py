@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dirqref.table import serialize
@@ -197,6 +198,24 @@ class Model:
             wrong_kind = sum(1 for p in self.planted if p.present and p.kind in ("symlink", "wrongtype"))
             return "ITER-4" if wrong_kind and outcome == len(self.live()) + wrong_kind else step["requirement"]
         return str(step["requirement"])
+
+    def refine_table(self, step: dict[str, Any], top: Path) -> str:
+        """A table field's content check that failed: unsorted lines break TABLE-1, unescaped text TABLE-2."""
+        requirement = str(step["requirement"])
+        if requirement != "TABLE-1" or "content" not in step["tree"]:
+            return requirement
+        path = next(iter(step["tree"]["content"]))  # $eN/field
+        var, name = path[1:].split("/", 1)
+        element = next(e for e in self.elements if e.var == var)
+        table = element.data[name]["value"]
+        try:
+            written = (top / self.ident(element) / name).read_bytes()
+        except OSError:
+            return requirement
+        if sorted(written.split(b"\n")) == sorted(serialize(table).split(b"\n")):
+            return "TABLE-1"  # the right lines in the wrong order
+        needs_escape = any(c in text for pair in table.items() for text in pair for c in "\\\t\n")
+        return "TABLE-2" if needs_escape else "TABLE-1"
 
     def resolve(self, path: str) -> str:
         """A case path with ${eN:dir} replaced (for comparing with what an implementation returned)."""

@@ -45,6 +45,7 @@ class Plan:
     examples: int | None = None
     seconds: float | None = None
     shrink: int = SHRINK_REPLAYS
+    max_findings: int | None = None  # stop the search once this many findings are kept
 
 
 @dataclass
@@ -113,7 +114,8 @@ class Session:
         database = DirectoryBasedExampleDatabase(str(self.plan.out / "hypothesis-db"))
         round_number = 0
         try:
-            while self.examples < budget and self.round(round_number, budget - self.examples, database):
+            while (self.examples < budget and self.round(round_number, budget - self.examples, database)
+                   and (self.plan.max_findings is None or len(self.found) < self.plan.max_findings)):
                 round_number += 1
         except BudgetSpent:
             pass
