@@ -34,6 +34,10 @@ FIELD_TYPES = ("string", "binary", "table")
 # No "$" in text: a case string substitutes $name (binary data goes as base64 instead)
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="$"), max_size=12)
 TABLE_TEXT = st.text(st.sampled_from("ab\\\t\nZé€ =\r"), max_size=6)
+# NAME-10: identifiers that are not elt-id ({e}: an element's binding, so that the name is close to a real one)
+BAD_NAMES = ("../work/victim", "../../etc/passwd", "/etc/passwd", "${{{e}}}/..", "/${{{e}}}", "./${{{e}}}", "${{{e}}}0",
+             "${{{e}:dir}}//${{{e}:elt}}", "${{{e}:dir}}\\${{{e}:elt}}", "${{{e}:dir}}/../${{{e}}}", "00000000/0000000000000G",
+             "0000000G/00000000000001", "00000000/0000000000001")
 SIZES = st.one_of(st.integers(0, 40), st.sampled_from([4095, 4096, 65536, 100001]))
 
 
@@ -188,7 +192,9 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             try:
                 self.engine.run_step(index, step)
             except CaseFailed as failed:
-                if "op" in step:
+                if failed.violated:  # the engine named the requirement itself (SPEC-4: the message)
+                    step["requirement"] = failed.violated[0]
+                elif "op" in step:
                     step["requirement"] = self.model.refine(step, self.engine.last)
                 elif "tree" in step:
                     step["requirement"] = self.model.refine_table(step, self.engine.run.top)
@@ -324,6 +330,20 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             step = self.model.remove_step(element)
             if self.act(self.role(actor), step):
                 self.check(self.model.removed(element) if "expect" in step else self.model.unchanged(element, step["requirement"]))
+
+        @rule(actor=st.integers(0, 3), op=st.sampled_from(["lock", "unlock", "touch", "get", "remove"]),
+              name=st.integers(0, len(BAD_NAMES) - 1), index=st.integers(0, 63))
+        @guarded
+        def bad_name(self, actor: int, op: str, name: int, index: int) -> None:
+            if self.stopped:
+                return
+            template = BAD_NAMES[name]
+            element = self.element(index) if self.model.elements else None
+            if "{e}" in template and element is None:
+                return
+            step = self.model.bad_name_step(op, template.format(e=element.var if element else ""))
+            if self.act(self.role(actor), step) and element is not None:
+                self.check(self.model.unchanged(element, "NAME-10"))
 
         @rule(actor=st.integers(0, 3))
         @guarded

@@ -136,7 +136,8 @@ class Model:
             return {**step, "expect": True, "requirement": self.req("SIMPLE-LOCK-1", "NORMAL-LOCK-1")}
         requirement = self.req("SIMPLE-LOCK-2", "NORMAL-LOCK-1")
         if permissive is False:
-            return {**step, "error": "locked" if element.present else "not_found", "requirement": requirement}
+            return {**step, "error": "locked" if element.present else "not_found", "message": [f"${{{element.var}:elt}}"],
+                    "requirement": requirement}
         return {**step, "expect": False, "requirement": requirement}
 
     def unlock_step(self, element: Element, permissive: bool | None) -> dict[str, Any]:
@@ -148,7 +149,7 @@ class Model:
             return {"op": "unlock", "args": args, "expect": True, "requirement": requirement}
         if permissive:
             return {"op": "unlock", "args": args, "expect": False, "requirement": requirement}
-        return {"op": "unlock", "args": args, "error": "not_locked", "requirement": requirement}
+        return {"op": "unlock", "args": args, "error": "not_locked", "message": [f"${{{element.var}:elt}}"], "requirement": requirement}
 
     def touch_step(self, element: Element) -> dict[str, Any]:
         step = {"op": "touch", "args": {"name": f"${element.var}"}, "requirement": self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1")}
@@ -156,8 +157,9 @@ class Model:
 
     def get_step(self, element: Element) -> dict[str, Any]:
         step = {"op": "get", "args": {"name": f"${element.var}"}}
-        if not (element.present and element.locked):
-            return {**step, "error": "not_locked", "requirement": self.req("SIMPLE-GET-1", "NORMAL-GET-1")}
+        if not (element.present and element.locked):  # the message names the element (SPEC-4)
+            return {**step, "error": "not_locked", "message": [f"${{{element.var}:elt}}"],
+                    "requirement": self.req("SIMPLE-GET-1", "NORMAL-GET-1")}
         if self.simple:
             return {**step, "expect": literal(element.data), "requirement": "SIMPLE-GET-1"}
         return {**step, "expect": element.data, "requirement": "NORMAL-GET-2"}
@@ -172,6 +174,10 @@ class Model:
         if element.present and element.locked:
             return {**step, "expect": None, "requirement": self.req("SIMPLE-REMOVE-2", "NORMAL-REMOVE-2")}
         return {**step, "error": "not_locked", "requirement": self.req("SIMPLE-REMOVE-1", "NORMAL-REMOVE-1")}
+
+    def bad_name_step(self, op: str, name: str) -> dict[str, Any]:
+        """NAME-10: an identifier that is not elt-id is refused before any path is built from it."""
+        return {"op": op, "args": {"name": name}, "error": "invalid_name", "requirement": "NAME-10"}
 
     def count_step(self) -> dict[str, Any]:
         return {"op": "count", "expect": len(self.live()), "requirement": self.req("SIMPLE-COUNT-1", "NORMAL-COUNT-1")}
