@@ -63,7 +63,7 @@ class Found:
 class Session:
     plan: Plan
     pool: DriverPool
-    progress: TextIO = sys.stderr
+    progress: TextIO = field(default_factory=lambda: sys.stderr)  # the stream at run time, not at import
     examples: int = 0  # generated (not replayed while shrinking)
     ops: int = 0
     known_seen: int = 0
