@@ -6,6 +6,7 @@ Budgets are small (a few dozen examples, a short shrink) so that these run in CI
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shlex
 import subprocess
@@ -105,3 +106,12 @@ def test_a_spent_time_budget_is_no_finding_that_did_not_reproduce(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "did not reproduce" not in done.stdout
     assert "0 new finding(s)" in done.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dirq") is None, reason="python-dirq is not installed")
+def test_ci_budget_ref_against_python_dirq_finds_nothing_new(tmp_path):
+    """The CI gate: a short fixed-seed fuzz of ref against python-dirq; a new deviation (or a kit error) fails it."""
+    done = dirqkit("fuzz", "--impl", "ref,python-dirq", "--type", "simple", "--examples", "20", "--seed", "11",
+                   "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 new finding(s) in 20 examples (seed 11)" in done.stdout
