@@ -6,6 +6,7 @@ Budgets are small (a few dozen examples, a short shrink) so that these run in CI
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shlex
 import subprocess
@@ -19,7 +20,7 @@ from dirqkit.cli import main
 from dirqkit.suite.caseload import load_case_file
 
 MUTANT = next(m for m in mutants.MUTANTS if m.name == "lock-ignores-eexist")  # breaks SIMPLE-LOCK-2
-BUDGET = ["--examples", "25", "--shrink", "40", "--seed", "1"]
+BUDGET = ["--examples", "25", "--shrink", "40", "--seed", "0"]
 
 
 def dirqkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -82,6 +83,7 @@ def test_the_reference_against_itself_finds_nothing(queue_type, tmp_path):
 @pytest.mark.parametrize("args", [
     ["--examples", "0"],
     ["--seconds", "-1"],
+    ["--max-findings", "0"],
     ["--role", "z=ref"],
     ["--role", "a"],
     ["--impl", "no-such-implementation"],
@@ -97,3 +99,19 @@ def test_bad_options_are_usage_errors(args, tmp_path, capsys):
     assert code == 2
     assert "fuzz" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_spent_time_budget_is_no_finding_that_did_not_reproduce(tmp_path):
+    done = dirqkit("fuzz", "--impl", "ref", "--seconds", "2", "--seed", "5", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "did not reproduce" not in done.stdout
+    assert "0 new finding(s)" in done.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dirq") is None, reason="python-dirq is not installed")
+def test_ci_budget_ref_against_python_dirq_finds_nothing_new(tmp_path):
+    """The CI gate: a short fixed-seed fuzz of ref against python-dirq; a new deviation (or a kit error) fails it."""
+    done = dirqkit("fuzz", "--impl", "ref,python-dirq", "--type", "simple", "--examples", "20", "--seed", "11",
+                   "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 new finding(s) in 20 examples (seed 11)" in done.stdout

@@ -3,7 +3,8 @@
 Takes the implementation options of ``dirqkit run``. Known deviations
 (the expectations) are not reported again; every new finding is shrunk,
 written as a case under ``--out``/cases once ``dirqkit run`` fails it the same
-way, and its re-run command printed. Exit 0: nothing new; 1: findings; 2: usage.
+way, and its re-run command printed. Exit 0: nothing new; 1: findings; 2: usage or a kit error
+(an exception of the kit inside a rule, named with the rule; a driver's crash or timeout is a finding).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from dirqkit.cli import UsageError
 from dirqkit.cli.run import add_implementation_arguments, implementation_choices
 from dirqkit.fuzz import casefile
-from dirqkit.fuzz.machine import ROLES
+from dirqkit.fuzz.machine import ROLES, KitFault
 from dirqkit.fuzz.search import SHRINK_REPLAYS, Plan, Session
 from dirqkit.suite import expectations
 from dirqkit.suite.actors import DriverPool, discover
@@ -32,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, metavar="S", help="stop generating after S seconds (bounds the search only)")
     parser.add_argument("--shrink", type=int, default=SHRINK_REPLAYS, metavar="N",
                         help=f"replays spent shrinking each finding (default {SHRINK_REPLAYS})")
+    parser.add_argument("--max-findings", type=int, metavar="N", help="stop searching once N new findings are found (default: search the whole budget)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0): same seed and --examples, same run")
     parser.add_argument("--out", type=Path, default=Path("dirqkit-fuzz"), metavar="DIR",
                         help="where cases and the example database go (default ./dirqkit-fuzz)")
@@ -41,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
     selected, extra, pins = implementation_choices(args)
-    if args.examples is not None and args.examples < 1 or args.seconds is not None and args.seconds <= 0 or args.shrink < 0:
-        raise UsageError("--examples and --seconds must be positive, --shrink not negative")
+    if args.examples is not None and args.examples < 1 or args.seconds is not None and args.seconds <= 0 or args.shrink < 0 \
+            or args.max_findings is not None and args.max_findings < 1:
+        raise UsageError("--examples, --seconds and --max-findings must be positive, --shrink not negative")
     bad_roles = sorted(set(pins) - set(ROLES))
     if bad_roles:
         raise UsageError(f"fuzz roles are {', '.join(ROLES)}; cannot pin {', '.join(bad_roles)}")
@@ -64,7 +67,8 @@ def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
     if not names:
         raise UsageError("no implementation available to fuzz")
     examples = args.examples if args.examples is not None or args.seconds is not None else 100
-    return Plan(args.type, implementations, names, pins, known_pairs, args.seed, args.out, examples, args.seconds, args.shrink)
+    return Plan(args.type, implementations, names, pins, known_pairs, args.seed, args.out, examples, args.seconds, args.shrink,
+                args.max_findings)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         session = Session(plan, pool)
         found = session.run()
+    except KitFault as fault:  # the kit broke, not an implementation: no finding is charged to anyone
+        print(f"dirqkit fuzz: {fault} (a bug of the kit; nothing was written)", file=sys.stderr)
+        return 2
     finally:
         pool.close_all()
     _, extra, _ = implementation_choices(args)

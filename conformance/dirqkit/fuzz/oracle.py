@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dirqref.table import serialize
@@ -135,7 +136,8 @@ class Model:
             return {**step, "expect": True, "requirement": self.req("SIMPLE-LOCK-1", "NORMAL-LOCK-1")}
         requirement = self.req("SIMPLE-LOCK-2", "NORMAL-LOCK-1")
         if permissive is False:
-            return {**step, "error": "locked" if element.present else "not_found", "requirement": requirement}
+            return {**step, "error": "locked" if element.present else "not_found", "message": [f"${{{element.var}:elt}}"],
+                    "requirement": requirement}
         return {**step, "expect": False, "requirement": requirement}
 
     def unlock_step(self, element: Element, permissive: bool | None) -> dict[str, Any]:
@@ -147,7 +149,7 @@ class Model:
             return {"op": "unlock", "args": args, "expect": True, "requirement": requirement}
         if permissive:
             return {"op": "unlock", "args": args, "expect": False, "requirement": requirement}
-        return {"op": "unlock", "args": args, "error": "not_locked", "requirement": requirement}
+        return {"op": "unlock", "args": args, "error": "not_locked", "message": [f"${{{element.var}:elt}}"], "requirement": requirement}
 
     def touch_step(self, element: Element) -> dict[str, Any]:
         step = {"op": "touch", "args": {"name": f"${element.var}"}, "requirement": self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1")}
@@ -155,8 +157,9 @@ class Model:
 
     def get_step(self, element: Element) -> dict[str, Any]:
         step = {"op": "get", "args": {"name": f"${element.var}"}}
-        if not (element.present and element.locked):
-            return {**step, "error": "not_locked", "requirement": self.req("SIMPLE-GET-1", "NORMAL-GET-1")}
+        if not (element.present and element.locked):  # the message names the element (SPEC-4)
+            return {**step, "error": "not_locked", "message": [f"${{{element.var}:elt}}"],
+                    "requirement": self.req("SIMPLE-GET-1", "NORMAL-GET-1")}
         if self.simple:
             return {**step, "expect": literal(element.data), "requirement": "SIMPLE-GET-1"}
         return {**step, "expect": element.data, "requirement": "NORMAL-GET-2"}
@@ -171,6 +174,10 @@ class Model:
         if element.present and element.locked:
             return {**step, "expect": None, "requirement": self.req("SIMPLE-REMOVE-2", "NORMAL-REMOVE-2")}
         return {**step, "error": "not_locked", "requirement": self.req("SIMPLE-REMOVE-1", "NORMAL-REMOVE-1")}
+
+    def bad_name_step(self, op: str, name: str) -> dict[str, Any]:
+        """NAME-10: an identifier that is not elt-id is refused before any path is built from it."""
+        return {"op": op, "args": {"name": name}, "error": "invalid_name", "requirement": "NAME-10"}
 
     def count_step(self) -> dict[str, Any]:
         return {"op": "count", "expect": len(self.live()), "requirement": self.req("SIMPLE-COUNT-1", "NORMAL-COUNT-1")}
@@ -193,10 +200,45 @@ class Model:
             return "ITER-4" if set(map(str, outcome)) - set(wanted) <= planted and set(wanted) <= set(outcome) else "ITER-3"
         if step["op"] == "lock" and "permissive" not in step["args"] and getattr(outcome, "kind", None) in ("locked", "not_found"):
             return self.req("SIMPLE-LOCK-4", "NORMAL-LOCK-1")  # refused as a strict lock would: the default is not permissive
+        if step["op"] == "get" and isinstance(outcome, dict) and isinstance(step.get("expect"), dict):
+            wrong = [name for name, value in step["expect"].items() if outcome.get(name) != value]
+            if wrong and all(step["expect"][n]["type"] == "table" and "\\" in serialize(step["expect"][n]["value"]).decode()
+                             for n in wrong):
+                return "TABLE-6"  # only tables with escapes read back wrong: the reader's unescaping
         if step["op"] == "count" and isinstance(outcome, int):
             wrong_kind = sum(1 for p in self.planted if p.present and p.kind in ("symlink", "wrongtype"))
             return "ITER-4" if wrong_kind and outcome == len(self.live()) + wrong_kind else step["requirement"]
         return str(step["requirement"])
+
+    def refine_tree(self, step: dict[str, Any], top: Path) -> str:
+        """The requirement a failed content check breaks, from what the file holds instead."""
+        requirement = str(step["requirement"])
+        if requirement == "SIMPLE-LAYOUT-1" and "content" in step["tree"]:
+            var = next(iter(step["tree"]["content"]))[1:]  # $eN
+            element = next(e for e in self.elements if e.var == var)
+            try:
+                written = (top / self.ident(element)).read_bytes()
+            except OSError:
+                return requirement
+            data, cut = element.data, element.data[len(written):]
+            # a prefix is an incomplete write (SIMPLE-ADD-3), unless it is the data with its trailing NULs stripped
+            stripped = not cut.strip(b"\0") and not written.endswith(b"\0")
+            return "SIMPLE-ADD-3" if data.startswith(written) and cut and not stripped else requirement
+        if requirement != "TABLE-1" or "content" not in step["tree"]:
+            return requirement
+        # a table field: unsorted lines break TABLE-1, unescaped text TABLE-2
+        path = next(iter(step["tree"]["content"]))  # $eN/field
+        var, name = path[1:].split("/", 1)
+        element = next(e for e in self.elements if e.var == var)
+        table = element.data[name]["value"]
+        try:
+            written = (top / self.ident(element) / name).read_bytes()
+        except OSError:
+            return requirement
+        if sorted(written.split(b"\n")) == sorted(serialize(table).split(b"\n")):
+            return "TABLE-1"  # the right lines in the wrong order
+        needs_escape = any(c in text for pair in table.items() for text in pair for c in "\\\t\n")
+        return "TABLE-2" if needs_escape else "TABLE-1"
 
     def resolve(self, path: str) -> str:
         """A case path with ${eN:dir} replaced (for comparing with what an implementation returned)."""
@@ -264,6 +306,10 @@ class Model:
         temp_limit = DEFAULT_LIMITS["maxtemp"] if maxtemp is None else maxtemp
         lock_limit = DEFAULT_LIMITS["maxlock"] if maxlock is None else maxlock
         keep = self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-5")
+        # A fate decided by a defaulted limit, or by a 0 that disables its class, rests on PURGE-1 (with COMMON-8)
+        limits = self.req("SIMPLE-PURGE-1", "NORMAL-PURGE-1")
+        lock_rule = (lambda requirement: limits) if maxlock in (None, 0) else (lambda requirement: requirement)
+        temp_rule = (lambda requirement: limits) if maxtemp in (None, 0) else (lambda requirement: requirement)
         checks: list[tuple[str, dict[str, Any]]] = []
         dirs = self.existing_dirs()
         if not self.simple:  # NORMAL: the directory pass comes first, before locks and temps (6.12)
@@ -272,18 +318,18 @@ class Model:
             checks.append((keep, {"present": [f"${element.var}"]}))
             if element.locked and stale(element.age, lock_limit):
                 element.locked = False
-                checks.append((self.req("SIMPLE-PURGE-3", "NORMAL-PURGE-4"), {"absent": [self.lock_of(element)]}))
+                checks.append((lock_rule(self.req("SIMPLE-PURGE-3", "NORMAL-PURGE-4")), {"absent": [self.lock_of(element)]}))
             elif element.locked:
-                checks.append((self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-4"), {"present": [self.lock_of(element)]}))
+                checks.append((lock_rule(self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-4")), {"present": [self.lock_of(element)]}))
         for planted in [p for p in self.planted if p.present]:
             if planted.kind == "temp" and stale(planted.age, temp_limit):
                 if planted.inner is None:
                     planted.present = False
-                    checks.append((self.req("SIMPLE-PURGE-2", "NORMAL-PURGE-3"), {"absent": [planted.path]}))
+                    checks.append((temp_rule(self.req("SIMPLE-PURGE-2", "NORMAL-PURGE-3")), {"absent": [planted.path]}))
                 else:  # NORMAL-PURGE-6: the foreign file keeps its temp directory
                     checks.append(("NORMAL-PURGE-6", {"present": [planted.inner]}))
             elif planted.kind == "temp":
-                checks.append((self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-3"), {"present": [planted.path]}))
+                checks.append((temp_rule(self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-3")), {"present": [planted.path]}))
             else:
                 checks.append(("COMMON-2", {"present": [planted.path]}))
         if self.simple:

@@ -22,7 +22,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
-from dirqkit.fuzz.machine import BudgetSpent, Finding, ShrinkSpent, machine_class
+from dirqkit.fuzz.machine import BudgetSpent, Finding, KitFault, ShrinkSpent, machine_class
 from dirqkit.suite.actors import DriverPool, Implementation
 
 STEPS_PER_EXAMPLE = 20
@@ -45,6 +45,7 @@ class Plan:
     examples: int | None = None
     seconds: float | None = None
     shrink: int = SHRINK_REPLAYS
+    max_findings: int | None = None  # stop the search once this many findings are kept
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Found:
 class Session:
     plan: Plan
     pool: DriverPool
-    progress: TextIO = sys.stderr
+    progress: TextIO = field(default_factory=lambda: sys.stderr)  # the stream at run time, not at import
     examples: int = 0  # generated (not replayed while shrinking)
     ops: int = 0
     known_seen: int = 0
@@ -75,6 +76,7 @@ class Session:
     _round: int = 0
     _best: Found | None = None
     _spent: bool = False
+    _budget_spent: bool = False
     _started: float = 0.0
     _shown: float = 0.0
 
@@ -82,10 +84,10 @@ class Session:
 
     def example_started(self, machine: Any) -> None:
         if not self._shrinking:
-            if self.plan.seconds is not None and time.monotonic() - self._started > self.plan.seconds:
-                raise BudgetSpent()
-            if self.plan.examples is not None and self.examples >= self.plan.examples:
-                raise BudgetSpent()  # Hypothesis may go on a little past max_examples
+            if (self.plan.seconds is not None and time.monotonic() - self._started > self.plan.seconds
+                    or self.plan.examples is not None and self.examples >= self.plan.examples):  # Hypothesis may go a little past max_examples
+                self._budget_spent = True
+                raise BudgetSpent()  # Hypothesis may report it as inconsistent data generation; round() knows better
             self.examples += 1
         else:
             self._replays += 1
@@ -112,7 +114,8 @@ class Session:
         database = DirectoryBasedExampleDatabase(str(self.plan.out / "hypothesis-db"))
         round_number = 0
         try:
-            while self.examples < budget and self.round(round_number, budget - self.examples, database):
+            while (self.examples < budget and self.round(round_number, budget - self.examples, database)
+                   and (self.plan.max_findings is None or len(self.found) < self.plan.max_findings)):
                 round_number += 1
         except BudgetSpent:
             pass
@@ -133,8 +136,15 @@ class Session:
             machine = self._machine
             return self.keep(Found(finding, list(machine.trace), dict(machine.roles), dict(machine.queue), number))
         except (ShrinkSpent, Flaky) as stop:
+            # Hypothesis reports an example stopped before it drew anything (by the budget or a spent shrink) as
+            # inconsistent data generation when earlier examples on that path drew more: the stop is ours, not flaky.
+            fault = kit_fault(stop)
+            if fault is not None:
+                raise fault from None
             if self._spent and self._best is not None:  # the smallest failing example seen stands
                 return self.keep(self._best)
+            if self._budget_spent:
+                raise BudgetSpent() from None
             self.flaky.append(str(stop).splitlines()[0])
         return False
 
@@ -153,3 +163,13 @@ class Session:
         line = (f"dirqkit fuzz: {self.examples} examples, {self.ops} ops ({self.ops / elapsed:.0f} ops/s), "
                 f"{len(self.found)} finding(s), {self.known_seen} known deviation(s) met")
         print(line, file=self.progress, flush=True)
+
+
+def kit_fault(error: BaseException) -> KitFault | None:
+    """The kit fault a Hypothesis error stands for, if one is in its chain of causes."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, KitFault):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
