@@ -8,6 +8,8 @@ import os
 import threading
 
 import pytest
+from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, mutants
+
 from dirqkit.concurrency.stress import (
     SCALE_ENV,
     Killer,
@@ -20,7 +22,6 @@ from dirqkit.concurrency.stress import (
 )
 from dirqkit.suite.engine import CaseFailed, CaseInconclusive
 from dirqref import QueueNormal, QueueSimple
-from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, mutants
 
 SPEC = {"producers": ["a", "b"], "consumers": ["a"], "elements": 10}
 
