@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
 
 import pytest
 from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, mutants
@@ -11,6 +14,7 @@ from dirqkit.concurrency.stress import (
     SCALE_ENV,
     Killer,
     Plan,
+    Stress,
     StressError,
     _locks_and_temps,
     _without_lost_races,
@@ -162,3 +166,38 @@ def test_a_purge_that_keeps_a_stale_lock_fails_the_stall(tmp_path):
         with pytest.raises(CaseFailed) as failed:
             run_case(STALL, a=REF_DRIVER, b=driver)
         assert failed.value.requirement == "SIMPLE-PURGE-3"
+
+
+def test_a_consumer_that_relocks_the_released_stalled_lock_is_not_a_purge_that_kept_it(tmp_path, monkeypatch):
+    # The interleaving seen once in 30 runs: the stall's purge unlinks the aged lock, another consumer
+    # links E.lck again at once (the same inode, so the same aged time until it sets the time), and the
+    # kit then reads the lock. Forced here by a consumer that links as soon as the kit lets consumers run:
+    # at once if they already run when the purge returns. Its lock is stale, so the case's purger releases it.
+    real_purge = Stress.purge
+    batches_when_purged = []
+
+    def purge_then_relock(self, call, history):
+        done = real_purge(self, call, history)
+        if not any(label.startswith("stall-purger") and events is history for label, events in self.histories.items()):
+            return done
+        stalled = next(events for label, events in self.histories.items() if label.startswith("stalled"))
+        name = next(event["name"] for event in stalled if event["op"] == "lock" and event["type"] == "ok")
+        batches_when_purged.append(self.progress.batches)
+
+        def relock():
+            self.may_consume.wait()
+            with contextlib.suppress(FileExistsError, FileNotFoundError):  # a real consumer was first
+                os.link(self.top / name, self.lock_entry(name))
+
+        if self.may_consume.is_set():
+            relock()
+        else:
+            threading.Thread(target=relock, daemon=True).start()
+        return done
+
+    monkeypatch.setattr(Stress, "purge", purge_then_relock)
+    with CaseRunner(tmp_path) as run_case:
+        run = run_case(STALL, a=REF_DRIVER, b=REF_DRIVER)
+    figures = json.loads(next(line for line in run.log if line.startswith("kit stress")).split(": ", 1)[1])
+    assert figures["stalls"] == 1 and figures["duplicates_after_purge"] >= 1
+    assert batches_when_purged == [0]  # no consume batch, hence no purge or ageing of the case's, ran meanwhile

@@ -182,7 +182,7 @@ class Stress:
         self.violations: list[tuple[str, str]] = []  # (requirement, message) the kit saw itself
         self.workers: list[Worker] = []
         self.lock = threading.Lock()
-        self.age_lock = threading.RLock()  # ageings never overlap (the checker relies on it)
+        self.age_lock = threading.Lock()  # ageings never overlap (the checker relies on it)
         self.killer = Killer(int(plan.kill.get("every", 10)), int(plan.kill.get("seed", 0))) if plan.kill else None
         self.kills = 0
         self.stalls = 0
@@ -325,36 +325,25 @@ class Stress:
 
     def stall(self) -> None:
         """One consumer takes a lock and stalls; the kit ages the lock past maxlock and purges: the
-        purger must release it and another consumer must get the element (a legitimate second delivery)."""
+        purger must release it and another consumer must get the element (a legitimate second delivery).
+
+        The other consumers start only once the purge's effect is read: a consumer that took the
+        released lock meanwhile would leave it in place again (a Simple lock is a second link to the
+        element, which keeps the aged time until its locker sets the time), and so would the case's
+        own purger and ager, which are paced by consume batches."""
         assert self.plan.stall is not None and self.plan.purger is not None
+        name: str | None = None
         try:
             worker = self.worker(self.plan.consumers[0], "stalled")
             purger = self.worker(self.plan.purger["role"], "stall-purger")
             history, purges = self.history(worker.label), self.history(purger.label)
             self.added.wait()  # the other consumers wait for this one: the element it takes is there by construction
             name = self.hold_one(worker, history)
+            if name is not None and not self.release_stalled(name, purger, purges):
+                name = None
         finally:
             self.may_consume.set()
         if name is None:
-            return
-        lock = self.lock_path(name)
-        seconds = float(self.plan.stall["seconds"])
-        with self.age_lock:  # no other ageing may change the lock's time until the purge's effect is read
-            self.age(seconds, self.history("kit-stall-ager"), [lock])
-            try:
-                stamped: float | None = os.lstat(lock).st_mtime
-            except FileNotFoundError:  # RACE: the case's own purger released the aged lock first: what is tested
-                stamped = None
-            if stamped is not None and not self.purge(purger.call, purges):
-                return  # the failed purge is in the history: a violation the checker reports
-            try:
-                still = stamped is not None and os.lstat(lock).st_mtime == stamped
-            except FileNotFoundError:
-                still = False
-        if still:
-            maxlock = self.plan.purge_args.get("maxlock", 600)
-            self.violations.append((PURGE_RELEASES[self.open_args["type"]],
-                                    f"{name}: a purge with maxlock {maxlock} left its lock, {seconds:g} s old, in place"))
             return
         start = self.progress.batches
         while os.path.lexists(self.top / name) and self.progress.wait_for(self.progress.batches + 1):
@@ -363,8 +352,26 @@ class Stress:
         with self.lock:
             self.stalls += 1
 
+    def release_stalled(self, name: str, purger: Worker, purges: list[dict[str, Any]]) -> bool:
+        """Age the stalled lock past maxlock and purge, no consumer running: whether the purge released it."""
+        seconds = float(self.plan.stall["seconds"]) if self.plan.stall else 0.0
+        self.age(seconds, self.history("kit-stall-ager"), [self.lock_path(name)])
+        if not self.purge(purger.call, purges):
+            return False  # the failed purge is in the history: a violation the checker reports
+        if os.path.lexists(self.lock_entry(name)):
+            maxlock = self.plan.purge_args.get("maxlock", 600)
+            self.violations.append((PURGE_RELEASES[self.open_args["type"]],
+                                    f"{name}: a purge with maxlock {maxlock} left its lock, {seconds:g} s old, in place"))
+            return False
+        return True
+
     def lock_path(self, name: str) -> Path:
+        """The path whose time is the lock time: Simple ``D/E.lck``, Normal the element directory ``D/E``."""
         return self.top / (f"{name}.lck" if self.open_args["type"] == "simple" else name)
+
+    def lock_entry(self, name: str) -> Path:
+        """The entry that is the lock: Simple ``D/E.lck``, Normal ``D/E/locked``."""
+        return self.top / (f"{name}.lck" if self.open_args["type"] == "simple" else f"{name}/locked")
 
     def purge_loop(self) -> None:
         assert self.plan.purger is not None
