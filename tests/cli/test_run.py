@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -274,3 +275,21 @@ def test_every_run_records_its_seconds_and_worker_under_xdist(tmp_path):
     assert {r["worker"] for r in data} <= {"gw0", "gw1"} and all(r["seconds"] > 0 for r in data)
     times = re.findall(r'<testcase [^>]*time="([0-9.]+)"', (tmp_path / "junit.xml").read_text())
     assert len(times) == len(data) and all(float(t) > 0 for t in times)
+
+
+@pytest.mark.parametrize("jobs", ["0", "2"])
+def test_installed_pytest_plugins_stay_out_of_a_run(tmp_path, monkeypatch, jobs):
+    """A pytest plugin installed beside the kit (found by its entry point) is not loaded by ``dirqkit run``."""
+    site = tmp_path / "site"
+    (site / "intruder-1.0.dist-info").mkdir(parents=True)
+    (site / "intruder-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: intruder\nVersion: 1.0\n")
+    (site / "intruder-1.0.dist-info" / "entry_points.txt").write_text("[pytest11]\nintruder = intruder_plugin\n")
+    (site / "intruder_plugin.py").write_text(
+        "import pathlib\n\ndef pytest_configure(config):\n    pathlib.Path('intruder-was-here').touch()\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    probe = subprocess.run([sys.executable, "-c", "import importlib.metadata as m; print(m.version('intruder'))"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert probe.stdout.strip() == "1.0"  # the plugin is installed as far as Python can tell
+    done = run(tmp_path, "--impl", "ref", "--case", "demo-roundtrip", "-j", jobs)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not (tmp_path / "intruder-was-here").exists()

@@ -12,6 +12,7 @@ import copy
 import importlib.metadata
 import importlib.util
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ NAME = "run"
 HELP = "run the conformance suite and print the conformance report"
 
 # pytest exit codes -> dirqkit exit codes (0 ok, 1 failures, 2 usage/other)
+NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 EXIT_CODES = {pytest.ExitCode.OK: 0, pytest.ExitCode.TESTS_FAILED: 1}
 
 
@@ -85,11 +87,14 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     argv = [str(d) for d in case_dirs]
     # The kit's own (empty) ini file, so that the caller's pytest configuration does not apply.
     argv += ["-p", "no:cacheprovider", "--rootdir", str(case_dirs[0]), "-c", str(default_cases_dir() / "pytest.ini")]
+    # Only the kit's plugins, named here (run_once turns off the autoloading of installed ones, which wrote
+    # into the caller's directory and printed their own warnings).
+    argv += ["-p", "dirqkit.suite.plugin"]
     argv += ["-v" if args.verbose else "-q", "-rfE", "--tb=short"]
     # dirqkit (the plugin's package) is imported before pytest starts: nothing to rewrite.
     argv += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if args.jobs not in ("0", 0) and importlib.util.find_spec("xdist"):
-        argv += ["-n", str(args.jobs), *one_by_one()]
+        argv += ["-p", "xdist.plugin", "-n", str(args.jobs), *one_by_one()]
     for name, command in zip(args.name, args.driver):
         argv += ["--dirqkit-driver", f"{name}={command}"]
     for option, values in (("--dirqkit-impl", args.impl), ("--dirqkit-role", args.role), ("--dirqkit-case", args.case),
@@ -131,7 +136,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_once(args: argparse.Namespace) -> int:
-    code = pytest.main(pytest_args(args))
+    argv = pytest_args(args)
+    autoload = os.environ.get(NO_AUTOLOAD)
+    os.environ[NO_AUTOLOAD] = "1"  # inherited by the xdist workers
+    try:
+        code = pytest.main(argv)
+    finally:
+        if autoload is None:
+            del os.environ[NO_AUTOLOAD]
+        else:
+            os.environ[NO_AUTOLOAD] = autoload
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
         print("dirqkit run: no case selected (check --case/--req/--group/--impl, or the suite is still empty)")
         return 2
