@@ -15,6 +15,7 @@ from dirqkit.drivers.check import check
 from dirqkit.drivers.client import DriverClient, DriverUnavailable
 from dirqkit.drivers.registry import DRIVERS
 from dirqkit.suite.actors import DriverPool
+from drivers_testutil import cpu_ticks, descendants
 
 # A stand-in JDK: javac "compiles" by creating the class file and logs each call; java does nothing.
 FAKE_JAVAC = """#!/bin/sh
@@ -215,25 +216,3 @@ def test_an_idle_java_driver_under_faketime_does_not_spin(tmp_path):
     finally:
         pool.close_all()
 
-
-def descendants(pid: int) -> list[tuple[int, str]]:
-    """(pid, command line) of every descendant of pid, from /proc."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read()
-                cmdline = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            parents[int(entry)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline)
-    found, frontier = [], {pid}
-    while frontier:
-        frontier = {child for child, (parent, _) in parents.items() if parent in frontier}
-        found += [(child, parents[child][1]) for child in frontier]
-    return found
-
-
-def cpu_ticks(pid: int) -> int:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
