@@ -60,6 +60,7 @@ def test_kills_are_scheduled_by_batch_number_and_seed_alone():
     assert first == schedule(7) and first != schedule(8)
     assert 20 <= len(first) <= 80 and first[0][0] <= 5  # every 5 batches on average, the first within 5
     assert {how for _, how in first} == {"holding", "in-flight"}
+    assert all(a != b for (_, a), (_, b) in zip(first, first[1:]))  # the ways alternate: two kills make both
 
 
 def test_only_permissive_locks_that_returned_false_are_dropped():

@@ -11,8 +11,8 @@ a stress tests happens on a machine of any speed and load. The clock of a
 round is the number of consume batches started, all consumers together
 (:class:`Progress`): a purger purges every ``every`` batches, the ager
 backdates every lock every ``every`` batches, and the killer SIGKILLs the
-consumer that starts a scheduled batch (seeded), either once it holds a lock
-it took and read with single ops (it dies holding it), or at once after it
+consumer that starts a scheduled batch (seeded), in turn once it holds a lock
+it took and read with single ops (it dies holding it), and at once after it
 sent a consume request (it dies anywhere in that batch). With ``stall``, one
 consumer takes a lock and stalls before the others start; the kit backdates
 that lock past ``maxlock`` and purges, and the element must then go to
@@ -50,7 +50,7 @@ from dirqkit.drivers.client import DriverError, OpError
 from dirqkit.drivers.protocol import decode_fields, digest
 
 SCALE_ENV = "DIRQKIT_STRESS_SCALE"
-IDLE_PAUSE = 0.002  # seconds a consumer waits after an empty pass while producers still run (a pace, not a verdict)
+IDLE_PAUSE = 0.002  # seconds between a consumer's empty passes once producers are done but a stall holds the round open
 MAX_ERRORS = 50  # consecutive failed consume batches before a consumer gives up
 DRAIN_ROUNDS = 5
 DRAIN_AGE = 86_400  # seconds the drain backdates every lock and temp by
@@ -119,13 +119,32 @@ class Plan:
 
 
 class Progress:
-    """The clock of a round: consume batches started so far, by every consumer together."""
+    """The clock of a round: consume batches started so far, by every consumer together;
+    and the producers' progress, which a consumer that found nothing waits for."""
 
-    def __init__(self, consumers: int) -> None:
+    def __init__(self, consumers: int, producers: int = 0) -> None:
         self.batches = 0
         self.consumers = consumers  # still running: with none left, nothing moves on
+        self.produced = 0  # produce batches done, all producers together
+        self.producers = producers  # still running
         self.running = True
         self.changed = threading.Condition()
+
+    def produced_batch(self) -> None:
+        with self.changed:
+            self.produced += 1
+            self.changed.notify_all()
+
+    def producer_done(self) -> None:
+        with self.changed:
+            self.producers -= 1
+            self.changed.notify_all()
+
+    def wait_for_production(self, seen: int) -> bool:
+        """Block until a produce batch ended after ``seen`` were (True), or every producer or the round ended (False)."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.produced > seen or not self.producers or not self.running)
+            return self.produced > seen
 
     def tick(self) -> int:
         with self.changed:
@@ -151,11 +170,15 @@ class Progress:
 
 
 class Killer:
-    """Which consume batches the kit kills: seeded, ``every`` batches apart on average."""
+    """Which consume batches the kit kills: seeded, ``every`` batches apart on average; the two ways
+    alternate (the first one seeded), so that any two kills make both."""
+
+    WAYS = ("holding", "in-flight")
 
     def __init__(self, every: int, seed: int) -> None:
         self.every, self.rng, self.lock = every, random.Random(seed), threading.Lock()
         self.next = self.rng.randint(1, every)
+        self.way = self.rng.randrange(len(self.WAYS))
 
     def due(self, batch: int) -> str | None:
         """The way to kill batch number ``batch`` (``holding`` or ``in-flight``), or None to let it run."""
@@ -163,7 +186,8 @@ class Killer:
             if batch < self.next:
                 return None
             self.next = batch + self.rng.randint(1, 2 * self.every - 1)
-            return self.rng.choice(("holding", "in-flight"))
+            self.way = (self.way + 1) % len(self.WAYS)
+            return self.WAYS[self.way]
 
     def kill_next(self) -> None:
         with self.lock:
@@ -211,6 +235,7 @@ class Stress:
             self.produce_share(number, role, share)
         finally:
             self.added.set()
+            self.progress.producer_done()
 
     def produce_share(self, number: int, role: str, share: int) -> None:
         worker = self.worker(role, f"producer{number}")
@@ -227,6 +252,7 @@ class Stress:
                 if "index" in event:
                     event["index"] += done  # one index sequence per producer, for messages
             history.extend(result["history"])
+            self.progress.produced_batch()
             if result["count"]:
                 self.added.set()
             if result["count"] < count:
@@ -256,6 +282,7 @@ class Stress:
                 self.kill(worker, how, args, history)
                 worker = self.worker(role, label)
                 continue
+            seen = self.progress.produced
             result = worker.call("consume", args)
             history.extend(_without_lost_races(result["history"]))
             ended_badly = bool(result["history"]) and result["history"][-1]["type"] in ("fail", "info") \
@@ -264,7 +291,9 @@ class Stress:
             if result["count"] == 0 and not ended_badly:
                 if not self.producing.is_set():
                     return
-                time.sleep(IDLE_PAUSE)
+                # Paced by the producers, not the clock: the next pass waits for a produce batch to end.
+                if not self.progress.wait_for_production(seen):
+                    time.sleep(IDLE_PAUSE)  # producers done, a stall holds the round open until its element moves
 
     # -- the kit's own actors: killer, purger, ager, staller ------------------------
 
@@ -453,7 +482,7 @@ class Stress:
 
     def run_round(self, elements: int) -> None:
         plan = self.plan
-        self.progress, self.producing = Progress(len(plan.consumers)), threading.Event()
+        self.progress, self.producing = Progress(len(plan.consumers), len(plan.producers)), threading.Event()
         self.added, self.may_consume = threading.Event(), threading.Event()
         shares = [elements // len(plan.producers) + (i < elements % len(plan.producers)) for i in range(len(plan.producers))]
         self.producing.set()
