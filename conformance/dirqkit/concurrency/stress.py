@@ -460,9 +460,11 @@ class Stress:
         return thread
 
     def run(self) -> dict[str, Any]:
-        """Rounds until the kit's figures of ``at_least`` are made (at most MAX_ROUNDS); the histories and figures."""
+        """Rounds until the kit's figures of ``at_least`` are made (at most MAX_ROUNDS); the histories, the
+        checker's verdict on all of them and the figures."""
         started = time.monotonic()
         left = -1
+        verdict = checker.Verdict()
         for number in range(MAX_ROUNDS):
             self.round = number
             if number and self.killer:
@@ -475,7 +477,7 @@ class Stress:
             if verdict.violations or self.violations or not self.short:
                 break
         wall = time.monotonic() - started
-        return {"histories": self.histories, "stats": self.stats(wall, left)}
+        return {"histories": self.histories, "verdict": verdict, "stats": self.stats(wall, left)}
 
     def figure(self, key: str, verdict: checker.Verdict) -> int:
         return self.kills if key == "consumers_killed" else int(verdict.stats.get(key, 0))
@@ -605,7 +607,7 @@ def run_step(scene: Scene, spec: dict[str, Any]) -> None:
     except StressError as exc:
         raise ScenarioFailed(f"stress: {exc}", cite_step=True) from None
     histories = list(result["histories"].items())
-    verdict = checker.check(histories)
+    verdict = result["verdict"]  # judged after the last round's drain: nothing was recorded since
     verdict.stats.update(result["stats"])
     scene.report("stress", dict(verdict.stats))
     verdict.violations += [checker.Violation(requirement, "stall", message) for requirement, message in stress.violations]
