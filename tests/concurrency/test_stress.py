@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import threading
 
 import pytest
+import yaml
 from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, mutants
 
 from dirqkit.concurrency.stress import (
@@ -20,6 +22,7 @@ from dirqkit.concurrency.stress import (
     _without_lost_races,
     scale,
 )
+from dirqkit.resources import cases_dir
 from dirqkit.suite.engine import CaseFailed, CaseInconclusive
 from dirqref import QueueNormal, QueueSimple
 
@@ -60,6 +63,7 @@ def test_kills_are_scheduled_by_batch_number_and_seed_alone():
     assert first == schedule(7) and first != schedule(8)
     assert 20 <= len(first) <= 80 and first[0][0] <= 5  # every 5 batches on average, the first within 5
     assert {how for _, how in first} == {"holding", "in-flight"}
+    assert all(a != b for (_, a), (_, b) in itertools.pairwise(first))  # the ways alternate: two kills make both
 
 
 def test_only_permissive_locks_that_returned_false_are_dropped():
@@ -144,6 +148,24 @@ def test_kills_are_made_whatever_the_speed_extending_the_stress_if_needed(tmp_pa
         run = run_case(KILL, a=REF_DRIVER, b=REF_DRIVER)
     figures = json.loads(next(line for line in run.log if line.startswith("kit stress")).split(": ", 1)[1])
     assert figures["consumers_killed"] >= 2 and "lost" not in figures
+
+
+def _shipped_case(case_id: str) -> str:
+    """One case of the kit's concurrency cases, as the text of a file of its own."""
+    cases = yaml.safe_load((cases_dir() / "concurrency" / "stress.yaml").read_text(encoding="utf-8"))["cases"]
+    return yaml.safe_dump({"cases": [next(case for case in cases if case["id"] == case_id)]}, sort_keys=False)
+
+
+def test_the_kill_case_at_its_volume_catches_a_purge_that_releases_fresh_locks(tmp_path):
+    # conc-simple-kill-consumers moves 200 elements: enough purges race consumers holding locks
+    # that a purge ignoring the lock's age takes an element from a live holder.
+    with CaseRunner(tmp_path) as run_case:
+        driver = mutant_driver(tmp_path, "purge-ignores-lock-age", "simple.py",
+                               "if stat.S_ISDIR(info.st_mode) or info.st_mtime_ns >= limit:",
+                               "if stat.S_ISDIR(info.st_mode) or suffix == TEMPORARY_SUFFIX and info.st_mtime_ns >= limit:")
+        with pytest.raises(CaseFailed) as failed:
+            run_case(_shipped_case("conc-simple-kill-consumers"), a=driver, b=driver)
+        assert failed.value.requirement in ("CONC-2", "CONC-3")
 
 
 STALL = STRESS.replace("elements: 120, batch: 30, at_least: {consumed: 120}",
