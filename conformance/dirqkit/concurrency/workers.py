@@ -68,8 +68,8 @@ class Worker:
     """One extra driver process playing a role's implementation; ``call`` acts on its open queue.
 
     ``reuse``: the process may be one an earlier worker gave back, and goes back
-    when closed healthy (never one the kit killed). Crash exploration needs
-    processes in a known state and does not reuse them.
+    when closed healthy: never one the kit killed, one that broke the protocol
+    or timed out, nor one still traced (a tracer left attached).
     """
 
     def __init__(self, actor: Actor, label: str, reuse: bool = True) -> None:
@@ -124,7 +124,7 @@ class Worker:
 
     def close(self) -> None:
         client = self.client
-        if self.reuse and not self.killed and client.failed is None and client.running:
+        if self.reuse and not self.killed and client.failed is None and client.running and not traced(self.pid):
             try:
                 if self.handle is not None:
                     client.call("close", {"queue": self.handle})
@@ -137,11 +137,22 @@ class Worker:
         client.close(graceful=client.failed is None)
 
 
-class Spares:
-    """Started workers of one role, the next one always starting in the background.
+def traced(pid: int) -> bool:
+    """Whether a tracer (strace) is attached to the process; a process that is gone counts as traced."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("TracerPid:")) != 0
+    except (OSError, StopIteration, ValueError):
+        return not os.path.isdir("/proc/self")  # no /proc (not Linux): there is no strace either
 
-    Crash exploration kills a driver per crash state; starting its successor
-    while the state is checked hides the driver's start-up time.
+
+class Spares:
+    """Workers of one role for a traced step, each a healthy process kept from an earlier case when there is one.
+
+    A crash state kills its driver; :meth:`prepare` starts (or takes) the
+    successor in the background while the state is checked, which hides the
+    driver's start-up time. A spare still unused at the end goes back to the
+    idle processes for the next case, never wasted.
     """
 
     def __init__(self, actor: Actor, label: str) -> None:
@@ -149,33 +160,36 @@ class Spares:
         self._next: Worker | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
-        self._prepare()
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
+        """Have the next worker ready for :meth:`take` (after one was lost)."""
+        if self._thread is not None:
+            return
+
         def start() -> None:
             try:
-                self._next = Worker(self.actor, self.label, reuse=False).start()
+                self._next = Worker(self.actor, self.label).start()
             except BaseException as exc:  # noqa: BLE001 - raised again by take()
                 self._error = exc
 
         self._thread = threading.Thread(target=start, name=f"spare-{self.label}", daemon=True)
         self._thread.start()
 
-    def take(self) -> Worker:
-        assert self._thread is not None
-        self._thread.join()
-        if self._error is not None:
-            error, self._error = self._error, None
-            self._prepare()
-            raise error
-        worker, self._next = self._next, None
-        assert worker is not None
-        self._prepare()
-        return worker
-
-    def close(self) -> None:
+    def _join(self) -> tuple[Worker | None, BaseException | None]:
         if self._thread is not None:
             self._thread.join()
-        if self._next is not None:
-            self._next.close()
-            self._next = None
+            self._thread = None
+        done = self._next, self._error
+        self._next = self._error = None
+        return done
+
+    def take(self) -> Worker:
+        worker, error = self._join()
+        if error is not None:
+            raise error
+        return worker if worker is not None else Worker(self.actor, self.label).start()
+
+    def close(self) -> None:
+        worker, _ = self._join()  # a start that failed has nothing to close
+        if worker is not None:
+            worker.close()
