@@ -92,3 +92,14 @@ def test_spares_start_a_successor_only_when_asked_and_keep_an_unused_one(actor):
     kept = Worker(actor, "w").start()
     assert kept.pid == successor.pid
     kept.close()
+
+
+def test_a_kept_process_that_exited_meanwhile_is_not_taken(actor):
+    first = Worker(actor, "w").start()
+    pid = first.pid
+    first.close()  # kept
+    os.kill(pid, signal.SIGKILL)
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # it is gone (not reaped: its client reaps it)
+    second = Worker(actor, "w").start()
+    assert second.pid != pid
+    second.close()

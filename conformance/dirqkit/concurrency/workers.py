@@ -39,9 +39,16 @@ class _Idle:
 
     @classmethod
     def take(cls, client: DriverClient) -> DriverClient | None:
+        """A kept process started like ``client`` that is still running (None: there is none)."""
+        gone = []
         with cls.lock:
             idle = cls.clients.get(cls.key(client), [])
-            return idle.pop() if idle else None
+            while idle and not idle[-1].running:
+                gone.append(idle.pop())  # it exited while idle: reaped, never used
+            taken = idle.pop() if idle else None
+        for dead in gone:
+            dead.close(graceful=False)
+        return taken
 
     @classmethod
     def give(cls, client: DriverClient) -> bool:
