@@ -3,8 +3,10 @@
 A case has one driver process per role, taken from the pool. The concurrency
 steps need more processes than roles (two producers of one implementation)
 and processes they may kill, which must never be the pool's. A :class:`Worker`
-is a fresh driver started with the same command line and environment as a
-role's actor, with one queue opened, that the step closes itself.
+is a driver started with the same command line and environment as a role's
+actor, with one queue opened, that the step closes itself; a healthy one is
+kept for later workers of later cases (stress, crash, fault and syscalls steps
+alike), so that most steps start no process at all.
 """
 
 from __future__ import annotations
@@ -74,18 +76,17 @@ close_idle = _Idle.close_all  # at the end of a session
 class Worker:
     """One extra driver process playing a role's implementation; ``call`` acts on its open queue.
 
-    ``reuse``: the process may be one an earlier worker gave back, and goes back
-    when closed healthy: never one the kit killed, one that broke the protocol
+    The process may be one an earlier worker gave back, and goes back when
+    closed healthy: never one the kit killed, one that broke the protocol
     or timed out, nor one still traced (a tracer left attached).
     """
 
-    def __init__(self, actor: Actor, label: str, reuse: bool = True) -> None:
+    def __init__(self, actor: Actor, label: str) -> None:
         if not isinstance(actor, DriverClient):
             raise TypeError(f"{label}: the stress, crash and fault steps start drivers like a role's, "
                             f"which needs a driver process, not {type(actor).__name__}")
         self.label = label
         self.implementation = actor.implementation
-        self.reuse: bool = reuse
         self.client: DriverClient = DriverClient(actor.argv, name=actor.implementation, timeout=actor.timeout, env=actor.env, cwd=actor.cwd)
         self.handle: str | None = None
         self.killed: bool = False  # by the kit, on purpose
@@ -96,7 +97,7 @@ class Worker:
         return self.client.pid
 
     def start(self, open_args: dict[str, Any] | None = None) -> Worker:
-        reused = _Idle.take(self.client) if self.reuse else None
+        reused = _Idle.take(self.client)
         if reused is not None:
             self.client = reused
         else:
@@ -131,7 +132,7 @@ class Worker:
 
     def close(self) -> None:
         client = self.client
-        if self.reuse and not self.killed and client.failed is None and client.running and not traced(self.pid):
+        if not self.killed and client.failed is None and client.running and not traced(self.pid):
             try:
                 if self.handle is not None:
                     client.call("close", {"queue": self.handle})
