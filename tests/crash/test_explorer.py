@@ -14,8 +14,10 @@ from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, needs_strac
 
 from dirqkit.crash import syscalls
 from dirqkit.concurrency.scene import ScenarioSkipped
+from dirqkit.crash import explorer
 from dirqkit.crash.explorer import effect_of_kill
 from dirqkit.crash.syscalls import HELD, Syscall, Tracer, nth_of, parse_trace
+from dirqkit.drivers.client import DriverClient
 from dirqkit.suite.engine import CaseFailed
 from dirqkit.trees.queuetree import backdate, read_tree
 from dirqref import QueueNormal, QueueSimple
@@ -197,6 +199,49 @@ def test_the_reference_reports_every_injected_fault_and_cleans_up(tmp_path):
         found = figures(run_case(FAULT_ADD, a=REF_DRIVER, b=REF_DRIVER))
         assert found["states"] == {"a=impl-a add": 4}  # (write, link) x (ENOSPC, EIO)
         assert found["violations"] == 0
+
+
+class RecordedTracer(Tracer):
+    """A Tracer that notes which driver process it traced and what it injected."""
+
+    traced: list[tuple[int, str | None]] = []
+
+    def __init__(self, pid, output, inject, traced=syscalls.TRACED):
+        RecordedTracer.traced.append((pid, inject))
+        super().__init__(pid, output, inject, traced)
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    monkeypatch.setattr(explorer, "Tracer", RecordedTracer)
+    RecordedTracer.traced = []
+    return RecordedTracer.traced
+
+
+@needs_strace
+def test_a_driver_process_of_a_fault_step_plays_the_next_case_too(tmp_path, recorded, monkeypatch):
+    started = []
+    start = DriverClient.start
+    monkeypatch.setattr(DriverClient, "start", lambda client: started.append(client) or start(client))
+    with CaseRunner(tmp_path) as run_case:
+        run_case(FAULT_ADD, a=REF_DRIVER, b=REF_DRIVER)
+        first, started_first = {pid for pid, _ in recorded}, len(started)
+        del recorded[:]
+        run_case(FAULT_ADD, a=REF_DRIVER, b=REF_DRIVER)
+        second = {pid for pid, _ in recorded}
+    assert len(first) == 1 and second == first  # every state of both cases traced the same process
+    assert len(started) - started_first == 2  # the second case started only the two probes of its implementations
+
+
+@needs_strace
+def test_a_killed_driver_process_is_never_traced_again(tmp_path, recorded):
+    with CaseRunner(tmp_path) as run_case:
+        run_case(CRASH_ADD, a=REF_DRIVER, b=REF_DRIVER)
+        run_case(CRASH_ADD, a=REF_DRIVER, b=REF_DRIVER)
+    killed = [i for i, (_, inject) in enumerate(recorded) if inject and "signal=KILL" in inject]
+    assert len(killed) == 2 * 8  # per case: 6 crash points of add, 2 of remove
+    for index in killed:
+        assert recorded[index][0] not in {pid for pid, _ in recorded[index + 1:]}
 
 
 @needs_strace

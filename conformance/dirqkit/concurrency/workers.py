@@ -3,8 +3,10 @@
 A case has one driver process per role, taken from the pool. The concurrency
 steps need more processes than roles (two producers of one implementation)
 and processes they may kill, which must never be the pool's. A :class:`Worker`
-is a fresh driver started with the same command line and environment as a
-role's actor, with one queue opened, that the step closes itself.
+is a driver started with the same command line and environment as a role's
+actor, with one queue opened, that the step closes itself; a healthy one is
+kept for later workers of later cases (stress, crash, fault and syscalls steps
+alike), so that most steps start no process at all.
 """
 
 from __future__ import annotations
@@ -39,9 +41,16 @@ class _Idle:
 
     @classmethod
     def take(cls, client: DriverClient) -> DriverClient | None:
+        """A kept process started like ``client`` that is still running (None: there is none)."""
+        gone = []
         with cls.lock:
             idle = cls.clients.get(cls.key(client), [])
-            return idle.pop() if idle else None
+            while idle and not idle[-1].running:
+                gone.append(idle.pop())  # it exited while idle: reaped, never used
+            taken = idle.pop() if idle else None
+        for dead in gone:
+            dead.close(graceful=False)
+        return taken
 
     @classmethod
     def give(cls, client: DriverClient) -> bool:
@@ -67,18 +76,17 @@ close_idle = _Idle.close_all  # at the end of a session
 class Worker:
     """One extra driver process playing a role's implementation; ``call`` acts on its open queue.
 
-    ``reuse``: the process may be one an earlier worker gave back, and goes back
-    when closed healthy (never one the kit killed). Crash exploration needs
-    processes in a known state and does not reuse them.
+    The process may be one an earlier worker gave back, and goes back when
+    closed healthy: never one the kit killed, one that broke the protocol
+    or timed out, nor one still traced (a tracer left attached).
     """
 
-    def __init__(self, actor: Actor, label: str, reuse: bool = True) -> None:
+    def __init__(self, actor: Actor, label: str) -> None:
         if not isinstance(actor, DriverClient):
             raise TypeError(f"{label}: the stress, crash and fault steps start drivers like a role's, "
                             f"which needs a driver process, not {type(actor).__name__}")
         self.label = label
         self.implementation = actor.implementation
-        self.reuse: bool = reuse
         self.client: DriverClient = DriverClient(actor.argv, name=actor.implementation, timeout=actor.timeout, env=actor.env, cwd=actor.cwd)
         self.handle: str | None = None
         self.killed: bool = False  # by the kit, on purpose
@@ -89,7 +97,7 @@ class Worker:
         return self.client.pid
 
     def start(self, open_args: dict[str, Any] | None = None) -> Worker:
-        reused = _Idle.take(self.client) if self.reuse else None
+        reused = _Idle.take(self.client)
         if reused is not None:
             self.client = reused
         else:
@@ -124,7 +132,7 @@ class Worker:
 
     def close(self) -> None:
         client = self.client
-        if self.reuse and not self.killed and client.failed is None and client.running:
+        if not self.killed and client.failed is None and client.running and not traced(self.pid):
             try:
                 if self.handle is not None:
                     client.call("close", {"queue": self.handle})
@@ -137,11 +145,22 @@ class Worker:
         client.close(graceful=client.failed is None)
 
 
-class Spares:
-    """Started workers of one role, the next one always starting in the background.
+def traced(pid: int) -> bool:
+    """Whether a tracer (strace) is attached to the process; a process that is gone counts as traced."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("TracerPid:")) != 0
+    except (OSError, StopIteration, ValueError):
+        return not os.path.isdir("/proc/self")  # no /proc (not Linux): there is no strace either
 
-    Crash exploration kills a driver per crash state; starting its successor
-    while the state is checked hides the driver's start-up time.
+
+class Spares:
+    """Workers of one role for a traced step, each a healthy process kept from an earlier case when there is one.
+
+    A crash state kills its driver; :meth:`prepare` starts (or takes) the
+    successor in the background while the state is checked, which hides the
+    driver's start-up time. A spare still unused at the end goes back to the
+    idle processes for the next case, never wasted.
     """
 
     def __init__(self, actor: Actor, label: str) -> None:
@@ -149,33 +168,36 @@ class Spares:
         self._next: Worker | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
-        self._prepare()
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
+        """Have the next worker ready for :meth:`take` (after one was lost)."""
+        if self._thread is not None:
+            return
+
         def start() -> None:
             try:
-                self._next = Worker(self.actor, self.label, reuse=False).start()
+                self._next = Worker(self.actor, self.label).start()
             except BaseException as exc:  # noqa: BLE001 - raised again by take()
                 self._error = exc
 
         self._thread = threading.Thread(target=start, name=f"spare-{self.label}", daemon=True)
         self._thread.start()
 
-    def take(self) -> Worker:
-        assert self._thread is not None
-        self._thread.join()
-        if self._error is not None:
-            error, self._error = self._error, None
-            self._prepare()
-            raise error
-        worker, self._next = self._next, None
-        assert worker is not None
-        self._prepare()
-        return worker
-
-    def close(self) -> None:
+    def _join(self) -> tuple[Worker | None, BaseException | None]:
         if self._thread is not None:
             self._thread.join()
-        if self._next is not None:
-            self._next.close()
-            self._next = None
+            self._thread = None
+        done = self._next, self._error
+        self._next = self._error = None
+        return done
+
+    def take(self) -> Worker:
+        worker, error = self._join()
+        if error is not None:
+            raise error
+        return worker if worker is not None else Worker(self.actor, self.label).start()
+
+    def close(self) -> None:
+        worker, _ = self._join()  # a start that failed has nothing to close
+        if worker is not None:
+            worker.close()

@@ -30,11 +30,13 @@ unlinks still there, the link or directory it creates absent, ...).
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,7 +57,7 @@ from dirqkit.crash.inspection import (
     added_payload,
 )
 from dirqkit.crash.syscalls import HELD, OBSERVED, PROFILED, READ_ONLY_OPEN, TRACED, Syscall, TraceError, Tracer, nth_of
-from dirqkit.drivers.client import DriverError, OpError
+from dirqkit.drivers.client import DriverClient, DriverError, OpError
 from dirqkit.drivers.protocol import digest
 from dirqkit.trees import treeops
 from dirqkit.trees.queuetree import backdate, read_tree
@@ -68,6 +70,8 @@ RACE_POLL = 0.002  # seconds between two looks of the kit's racer at the trace (
 HOLD_US = int(4 * OP_TIMEOUT * 1e6)  # a race's hold: longer than the op may take; the racer ends it
 ATTEMPTS = 3  # tries at a state whose set-up the kit missed (strace not attached, the held call not reached)
 
+# Driver processes (kept across cases, concurrency.workers) -> the queue settings they were warmed up for.
+WARMED: weakref.WeakKeyDictionary[DriverClient, set[str]] = weakref.WeakKeyDictionary()
 
 T = TypeVar("T")
 
@@ -419,6 +423,7 @@ class Explorer:
                 self.idle[target.role] = worker  # it survived: the next state may use it
             else:
                 worker.close()
+                self.spares[target.role].prepare()  # its successor starts while this state is checked
         return Traced(target, args, before, len(before.temps), outcome, syscalls, since, existing, problems, raced, raced_new)
 
     def worker(self, role: str) -> Worker:
@@ -431,8 +436,15 @@ class Explorer:
 
     def warm_up(self, worker: Worker) -> None:
         """Run each op once on a scratch queue, so that first-use work (lazy imports, caches) is
-        done before any tracing and the n-th syscall of an op is the same one in every run."""
-        state = self.new_state()
+        done before any tracing and the n-th syscall of an op is the same one in every run.
+        A process kept from an earlier case has done it already for a queue opened alike."""
+        state = self.new_state()  # numbered even when skipped: which role purges each state stays the same
+        opened = json.dumps({k: v for k, v in self.open_args(state).items() if k != "path"}, sort_keys=True)
+        done = WARMED.setdefault(worker.client, set())
+        if opened in done:
+            shutil.rmtree(state, ignore_errors=True)
+            return
+        done.add(opened)
         worker.open(self.open_args(state))
         added: list[str] = []
         for op in ("add", "add_path", "lock", "touch", "get", "unlock", "lock", "remove", "list", "count", "purge"):

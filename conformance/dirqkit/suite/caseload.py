@@ -108,18 +108,34 @@ def _validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def _compose(path: Path) -> yaml.Node:
+# libyaml's parser when PyYAML was built with it (several times faster); it refuses some text the
+# pure-Python parser accepts (an escaped lone surrogate, which a case may send on purpose), and a
+# file it refuses is parsed again by the pure-Python one, which also words the errors.
+LOADERS = (*((yaml.CSafeLoader,) if getattr(yaml, "__with_libyaml__", False) else ()), yaml.SafeLoader)
+
+
+def _parse(path: Path) -> tuple[yaml.Node, Any]:
+    """The file's node tree (for line numbers) and the data built from it, composed once."""
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 0
-        raise CaseFileError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFileError(f"{path}: cannot read: {exc}") from None
+    for loader_class in LOADERS:
+        loader = loader_class(text)
+        try:
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if isinstance(root, yaml.MappingNode) else None
+            break
+        except yaml.YAMLError as exc:
+            if loader_class is LOADERS[-1]:
+                mark = getattr(exc, "problem_mark", None)
+                line = mark.line + 1 if mark else 0
+                raise CaseFileError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        finally:
+            loader.dispose()
     if not isinstance(root, yaml.MappingNode):
         raise CaseFileError(f"{path}:1: a case file is a mapping with a 'cases' list")
-    return root
+    return root, data
 
 
 def _line_of(node: yaml.Node, json_path: list[Any]) -> int:
@@ -209,8 +225,7 @@ def _check_case(case: dict[str, Any], known_ids: Collection[str]) -> list[tuple[
 def load_case_file(path: Path, cases_dir: Path | None = None, known_ids: Collection[str] | None = None) -> list[Case]:
     """The cases of one file; ``known_ids`` are the requirement IDs a case may cite (default: SPEC.md's)."""
     known_ids = known_ids if known_ids is not None else spec_ids() or ANY_ID
-    root = _compose(path)
-    data = yaml.safe_load(yaml.serialize(root))
+    root, data = _parse(path)
     error = jsonschema.exceptions.best_match(_validator().iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top)"
