@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from dirqkit.drivers.client import DriverError, OpError
-from dirqkit.fuzz.oracle import BACKDATES, LIMITS, PLANTED_OLD_DIR, Element, Model, Planted, literal
+from dirqkit.fuzz.oracle import (BACKDATES, FOREIGN_TEXT, INVALID_FIELD_NAMES, INVALID_OPTIONS, LIMITS, LINK_TARGET_AGE,
+                                  LINK_TARGET_TEXT, PLANTED_OLD_DIR, SIMPLE_INVALID_OPTIONS, Element, Model, Planted, literal)
 from dirqkit.suite.caseload import Case
 from dirqkit.suite.engine import CaseFailed, Engine
 from dirqkit.suite.roles import Assignment
@@ -39,6 +40,13 @@ BAD_NAMES = ("../work/victim", "../../etc/passwd", "/etc/passwd", "${{{e}}}/..",
              "${{{e}:dir}}//${{{e}:elt}}", "${{{e}:dir}}\\${{{e}:elt}}", "${{{e}:dir}}/../${{{e}}}", "00000000/0000000000000G",
              "0000000G/00000000000001", "00000000/0000000000001")
 SIZES = st.one_of(st.integers(0, 40), st.sampled_from([4095, 4096, 65536, 100001]))
+# Queue options an open may give (None: not given); Simple granularities are those GRANULARITY_DIGITS can check
+OPTIONS = {"rndhex": st.sampled_from([None, 0, 9, 15]), "umask": st.sampled_from([None, 0o027, 0o002, 0])}
+SIMPLE_OPTIONS = {**OPTIONS, "granularity": st.sampled_from([None, 16, 256])}
+# Table files the kit writes over a table field: (content, what get returns or None for invalid_data, requirement)
+TABLE_REWRITES = ((b"k\t1\nk\t2\n", {"k": "2"}, "TABLE-8"), (b"a\t1\nb\t2\na\t3\n", {"a": "3", "b": "2"}, "TABLE-8"),
+                  (b"k\n", None, "TABLE-5"), (b"k\tv\tw\n", None, "TABLE-5"), (b"\nk\tv\n", None, "TABLE-5"),
+                  (b"k\tv\n\n", None, "TABLE-5"))
 
 
 class Finding(AssertionError):
@@ -132,13 +140,17 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
         @initialize(impls=st.lists(st.sampled_from(plan.names), min_size=2, max_size=4),
                     schema=st.lists(st.tuples(st.sampled_from(FIELD_NAMES), st.sampled_from(FIELD_TYPES), st.booleans()),
                                     min_size=1, max_size=3, unique_by=lambda f: f[0]),
-                    maxelts=st.sampled_from([None, 1, 2, 3]))
+                    maxelts=st.sampled_from([None, 1, 2, 3]), options=st.fixed_dictionaries(SIMPLE_OPTIONS if simple else OPTIONS))
         @guarded
-        def start(self, impls: list[str], schema: list[tuple[str, str, bool]], maxelts: int | None) -> None:
+        def start(self, impls: list[str], schema: list[tuple[str, str, bool]], maxelts: int | None,
+                  options: dict[str, int | None]) -> None:
+            chosen = {name: value for name, value in options.items() if value is not None}
             if not simple:  # the first field is mandatory (SCHEMA-3)
                 self.queue["schema"] = {name: kind + ("?" if optional and i else "") for i, (name, kind, optional) in enumerate(schema)}
                 if maxelts:
-                    self.queue["options"] = {"maxelts": maxelts}
+                    chosen["maxelts"] = maxelts
+            if chosen:
+                self.queue["options"] = chosen
             if self.stopped:
                 return
             count = max(len(impls), *(ROLES.index(r) + 1 for r in plan.pins), 2)
@@ -155,7 +167,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                     return
             self.engine = Engine(case, self.actors, self.scratch / "queue", self.scratch / "work")
             self.engine.run.work.mkdir(parents=True)
-            self.model = Model(plan.queue_type, self.engine.run.bindings, self.queue.get("schema", {}), maxelts or 16000)
+            self.model = Model(plan.queue_type, self.engine.run.bindings, self.queue.get("schema", {}), maxelts or 16000,
+                               options=chosen)
             try:
                 self.engine.open_queues()
             except OpError as error:
@@ -251,7 +264,7 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 return
             var = f"e{len(self.model.elements) + 1}"
             if self.act(self.role(actor), self.model.add_step(var, value)):
-                self.check(self.model.layout_checks(self.model.added(var, value)))
+                self.check(self.model.layout_checks(*self.model.added(var, value)))
 
         @rule(actor=st.integers(0, 3), size=SIZES, seed=st.binary(min_size=1, max_size=6))
         @guarded
@@ -361,7 +374,23 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
         @guarded
         def purge(self, actor: int, maxtemp: int | None, maxlock: int | None) -> None:
             if not self.stopped and self.act(self.role(actor), self.model.purge_step(maxtemp, maxlock)):
-                self.check(self.model.purged(maxtemp, maxlock))
+                self.check(self.model.purged(maxtemp, maxlock) + self.model.link_targets())
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        @guarded
+        def open_invalid(self, actor: int, index: int) -> None:
+            """An open with an option out of its range, or (Normal) a schema with a bad field name: refused."""
+            if self.stopped:
+                return
+            options = INVALID_OPTIONS + (SIMPLE_INVALID_OPTIONS if simple else ())
+            names = () if simple else INVALID_FIELD_NAMES
+            choice = index % (len(options) + len(names))
+            if choice < len(options):
+                step = self.model.invalid_open_step(*options[choice])
+            else:
+                schema = {**self.queue["schema"], names[choice - len(options)]: "string?"}
+                step = self.model.invalid_open_step("SCHEMA-1", schema=schema)
+            self.act(self.role(actor), step)
 
         # -- kit actions -------------------------------------------------
 
@@ -373,9 +402,9 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
         @rule(index=st.integers(0, 63), seconds=st.sampled_from(BACKDATES))
         @guarded
         def backdate(self, index: int, seconds: int) -> None:
-            if self.stopped or not self.model.live():
+            live = [e for e in self.model.live() if not e.lock_link]  # a linked lock keeps its own time
+            if self.stopped or not live:
                 return
-            live = self.model.live()
             element = live[index % len(live)]
             if self.act(None, {"fs": {"backdate": [f"${element.var}"], "seconds": seconds}}):
                 element.age = seconds
@@ -404,9 +433,9 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             real = self.model.resolve(path).split("/", 1)[0] if simple else None
             self.model.planted.append(Planted(path, "temp", real, age, inner=inner))
 
-        @rule(index=st.integers(0, 63), choice=st.integers(0, 4), at_top=st.booleans())
+        @rule(index=st.integers(0, 63), choice=st.integers(0, 4), at_top=st.booleans(), age=st.sampled_from([0, *BACKDATES]))
         @guarded
-        def plant_foreign(self, index: int, choice: int, at_top: bool) -> None:
+        def plant_foreign(self, index: int, choice: int, at_top: bool, age: int) -> None:
             """An entry the format does not own (COMMON-2), or an element name of the wrong type (ITER-4)."""
             if self.stopped:
                 return
@@ -421,27 +450,67 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 name = f"{name}.top"  # a name at TOP that is no intermediate directory
             path = f"{directory}/{name}" if directory else name
             if kind == "file":
-                self.act(None, {"fs": {"write": path, "text": "not the queue's"}})
+                self.act(None, {"fs": {"write": path, "text": FOREIGN_TEXT}})
             else:
                 self.act(None, {"fs": {"mkdir": path}})
+            if age:  # an old foreign entry: no limit of a purge makes it the queue's
+                self.act(None, {"fs": {"backdate": [path], "seconds": age}})
             wrong_type = name == hexname
             real = self.model.resolve(directory) if directory else None
-            self.model.planted.append(Planted(path, "wrongtype" if wrong_type else "foreign", real))
+            self.model.planted.append(Planted(path, "wrongtype" if wrong_type else "foreign", real, age, dir_entry=kind == "dir"))
 
-        @rule(index=st.integers(0, 63))
+        def link_target(self) -> None:
+            """The file out of the queue that planted links point to, older than any link (SEC-1)."""
+            if not os.path.lexists(self.engine.run.work / "target"):
+                self.act(None, {"fs": {"write": "WORK/target" if simple else "WORK/target/body", "text": LINK_TARGET_TEXT}})
+                self.act(None, {"fs": {"backdate": ["WORK/target"], "seconds": LINK_TARGET_AGE}})
+
+        @rule(index=st.integers(0, 63), as_temp=st.booleans(), age=st.sampled_from([0, BACKDATES[0]]))
         @guarded
-        def plant_symlink(self, index: int) -> None:
-            """A symbolic link named like an element (ITER-4, SEC-1): never yielded, counted or followed."""
+        def plant_symlink(self, index: int, as_temp: bool, age: int) -> None:
+            """A symbolic link named like an element (ITER-4, SEC-1): never yielded, counted or followed; Simple,
+            also one named like a temp, younger than its target: purge judges it by its own age (SEC-1)."""
             if self.stopped or not self.model.existing_dirs():
                 return
             directory = self.dir_with_room(index)
             assert directory is not None
-            target = "WORK/target" if simple else "WORK/target/body"
-            if not os.path.lexists(self.engine.run.work / "target"):
-                self.act(None, {"fs": {"write": target, "text": "outside the queue"}})
-            path = f"{directory}/{self.fresh_name()}"
+            self.link_target()
+            as_temp = as_temp and simple
+            path = f"{directory}/{self.fresh_name()}" + (".tmp" if as_temp else "")
             self.act(None, {"fs": {"symlink": path, "target": "$WORK/target"}})
-            self.model.planted.append(Planted(path, "symlink", self.model.resolve(directory)))
+            if as_temp and age:
+                self.act(None, {"fs": {"backdate": [path], "seconds": age}})
+            self.model.planted.append(Planted(path, "temp" if as_temp else "symlink", self.model.resolve(directory),
+                                              age if as_temp else 0, link=True))
+
+        @rule(index=st.integers(0, 63))
+        @guarded
+        def link_lock(self, index: int) -> None:
+            """Simple: the lock of a locked element becomes a symbolic link out of the queue; get refuses it (SEC-1)."""
+            locked = [e for e in self.model.live() if e.locked and not e.lock_link]
+            if self.stopped or not simple or not locked:
+                return
+            element = locked[index % len(locked)]
+            self.link_target()
+            self.act(None, {"fs": {"remove": f"${element.var}.lck"}})
+            self.act(None, {"fs": {"symlink": f"${element.var}.lck", "target": "$WORK/target"}})
+            element.lock_link, element.age = True, 0
+
+        @rule(index=st.integers(0, 63), rewrite=st.integers(0, len(TABLE_REWRITES) - 1))
+        @guarded
+        def rewrite_table(self, index: int, rewrite: int) -> None:
+            """Normal: a table field is written over, with a key twice (TABLE-8) or a malformed line (TABLE-5)."""
+            if self.stopped or simple:
+                return
+            fields = [(e, name) for e in self.model.live() if not e.invalid
+                      for name, value in e.data.items() if value["type"] == "table"]
+            if not fields:
+                return
+            element, name = fields[index % len(fields)]
+            content, table, requirement = TABLE_REWRITES[rewrite]
+            if self.act(None, {"fs": {"write": f"${element.var}/{name}", **literal(content)}}):
+                element.data = {**element.data, name: {"type": "table", "value": table}}
+                element.invalid, element.get_requirement = table is None, requirement
 
         @rule()
         @guarded
