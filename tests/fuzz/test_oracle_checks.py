@@ -1,0 +1,201 @@
+"""The fuzzer's checks of foreign entries, links, modes, names, refused opens, rewritten tables and list order:
+each holds for the reference and fails, citing its requirement, on a planted violation.
+
+The reference plays every role in this process; the steps and tree checks are the ones the oracle gives
+the state machine, run through the suite's engine as the fuzzer runs them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scenario_testutil import InProcessActor
+
+from dirqkit.fuzz.oracle import FOREIGN_TEXT, LINK_TARGET_AGE, LINK_TARGET_TEXT, Model, Planted
+from dirqkit.suite.caseload import Case
+from dirqkit.suite.engine import CaseFailed, Engine
+
+
+class Harness:
+    """One queue opened by the reference as role ``a``, and the oracle's model of it."""
+
+    def __init__(self, tmp_path: Path, queue: dict[str, Any], actor: Any = None) -> None:
+        case = Case(id="t", title="t", requirements=("SPEC-1",), queue=queue, roles={"a": "consumer"}, steps=(),
+                    group="fuzz", where="test")
+        self.engine = Engine(case, {"a": actor or InProcessActor()}, tmp_path / "queue", tmp_path / "work")
+        self.engine.run.work.mkdir(parents=True)
+        self.engine.open_queues()
+        self.model = Model(queue["type"], self.engine.run.bindings, queue.get("schema", {}), options=queue.get("options", {}))
+        self.top, self.work = self.engine.run.top, self.engine.run.work
+
+    def op(self, step: dict[str, Any]) -> None:
+        """Run an op step; a failure is re-raised citing what the fuzzer would cite (the oracle's refinement)."""
+        try:
+            self.engine.run_step(0, {"role": "a", **step})
+        except CaseFailed as failed:
+            raise CaseFailed(0, self.model.refine(step, self.engine.last), failed.message) from None
+
+    def checks(self, checks: list[tuple[str, dict[str, Any]]]) -> None:
+        for requirement, expectation in checks:
+            self.engine.run_step(0, {"tree": expectation, "requirement": requirement})
+
+    def add(self, var: str, data: Any) -> Any:
+        self.op(self.model.add_step(var, data))
+        element, made = self.model.added(var, data)
+        self.checks(self.model.layout_checks(element, made))
+        return element
+
+    def fs(self, action: dict[str, Any]) -> None:
+        self.engine.run_step(0, {"fs": action})
+
+
+def fails(requirement: str, run: Any, *args: Any) -> None:
+    with pytest.raises(CaseFailed) as failed:
+        run(*args)
+    assert failed.value.requirement == requirement, failed.value.message
+
+
+@pytest.fixture
+def simple(tmp_path: Path) -> Harness:
+    return Harness(tmp_path, {"type": "simple"})
+
+
+def test_a_foreign_file_purge_rewrites_or_removes_breaks_common_2(simple):
+    element = simple.add("e1", b"x")
+    path = f"${{e1:dir}}/{0xfeed0001:014x}.bak"
+    simple.fs({"write": path, "text": FOREIGN_TEXT})
+    simple.fs({"backdate": [path], "seconds": 172800})
+    simple.model.planted.append(Planted(path, "foreign", simple.model.dir_of(element), 172800))
+    simple.op(simple.model.purge_step(0, 3600))
+    simple.checks(simple.model.purged(0, 3600))  # the reference leaves it as it was
+    simple.fs({"write": path, "text": "changed"})
+    fails("COMMON-2", simple.checks, simple.model.purged(0, 3600))
+    simple.fs({"remove": path})
+    fails("COMMON-2", simple.checks, simple.model.purged(0, 3600))
+
+
+def plant_link_temp(harness: Harness, age: int) -> str:
+    harness.fs({"write": "WORK/target", "text": LINK_TARGET_TEXT})
+    harness.fs({"backdate": ["WORK/target"], "seconds": LINK_TARGET_AGE})
+    path = f"${{e1:dir}}/{0xfeed0002:014x}.tmp"
+    harness.fs({"symlink": path, "target": "$WORK/target"})
+    if age:
+        harness.fs({"backdate": [path], "seconds": age})
+    harness.model.planted.append(Planted(path, "temp", harness.model.dir_of(harness.model.elements[0]), age, link=True))
+    return path
+
+
+def test_a_link_named_like_a_temp_is_judged_by_its_own_age(simple):
+    simple.add("e1", b"x")
+    path = plant_link_temp(simple, 0)
+    simple.op(simple.model.purge_step(86400, 0))
+    checks = simple.model.purged(86400, 0) + simple.model.link_targets()
+    assert ("SEC-1", {"present": [path]}) in checks  # young itself, old through its target
+    simple.checks(checks)
+    simple.fs({"remove": path})  # what a purge that took the target's age would have done
+    fails("SEC-1", simple.checks, checks)
+
+
+def test_a_link_target_that_changed_breaks_sec_1(simple):
+    simple.add("e1", b"x")
+    plant_link_temp(simple, 3600)
+    simple.checks(simple.model.link_targets())
+    simple.fs({"write": "WORK/target", "text": "written through a link"})
+    fails("SEC-1", simple.checks, simple.model.link_targets())
+
+
+def test_get_through_a_lock_that_is_a_link_breaks_sec_1(simple):
+    element = simple.add("e1", b"inside")
+    simple.op(simple.model.lock_step(element, None))
+    simple.checks(simple.model.locked(element))
+    simple.fs({"write": "WORK/target", "text": LINK_TARGET_TEXT})
+    simple.fs({"remove": "$e1.lck"})
+    simple.fs({"symlink": "$e1.lck", "target": "$WORK/target"})
+    element.lock_link = True
+    simple.op(simple.model.get_step(element))  # the reference refuses to read through it
+    simple.fs({"remove": "$e1.lck"})
+    simple.fs({"write": "$e1.lck", "text": "read"})  # a get that reads the lock as a file: what following does
+    fails("SEC-1", simple.op, simple.model.get_step(element))
+
+
+@pytest.mark.parametrize("queue", [{"type": "simple", "options": {"umask": 0o027}},
+                                   {"type": "normal", "schema": {"body": "string"}, "options": {"umask": 0o002}}])
+def test_modes_under_the_umask_option_and_a_wrong_one(queue, tmp_path):
+    harness = Harness(tmp_path, queue)
+    data = b"x" if queue["type"] == "simple" else {"body": {"type": "string", "value": "x"}}
+    element = harness.add("e1", data)  # the reference gives the modes the umask says (checked in layout_checks)
+    checks = harness.model.modes(element, made=True)
+    assert checks and checks[0][0] == "COMMON-3"
+    os.chmod(harness.top / harness.model.ident(element), 0o755 if queue["type"] == "simple" else 0o700)
+    fails("COMMON-3", harness.checks, checks)
+
+
+def test_simple_names_follow_granularity_and_rndhex(tmp_path):
+    harness = Harness(tmp_path, {"type": "simple", "options": {"granularity": 256, "rndhex": 9}})
+    harness.add("e1", b"x")
+    assert harness.model.ident(harness.model.elements[0]).endswith("9")
+    assert harness.model.dir_of(harness.model.elements[0]).endswith("00")
+    step = harness.model.add_step("e2", b"y")
+    # what a producer that ignores the granularity, or the rndhex, returns
+    assert harness.model.refine(step, "70dbd89e/70dbd89e000019") == "SIMPLE-DIR-1"
+    assert harness.model.refine(step, "70dbd800/70dbd89e000013") == "NAME-4"
+    assert harness.model.refine(step, "70dbd800/not-a-name") == "SIMPLE-ADD-5"
+
+
+class Accepting(InProcessActor):
+    """The reference, except that it opens a queue with any options and schema (drops what it would refuse)."""
+
+    def call(self, op: str, args: dict[str, Any]) -> Any:
+        if op == "open":
+            args = {**args, "options": {}, "schema": {"body": "string"}} if "schema" in args else {**args, "options": {}}
+        return super().call(op, args)
+
+
+@pytest.mark.parametrize("requirement, options, schema", [("NAME-5", {"rndhex": 16}, None), ("COMMON-3", {"umask": 512}, None),
+                                                          ("COMMON-8", {"maxlock": -300}, None),
+                                                          ("SCHEMA-1", None, {"body": "string", "locked": "string?"})])
+def test_an_open_the_implementation_must_refuse(requirement, options, schema, tmp_path):
+    queue = {"type": "normal", "schema": {"body": "string"}}
+    step = Model("normal", {}).invalid_open_step(requirement, options, schema)
+    Harness(tmp_path / "ref", queue).op(step)
+    fails(requirement, Harness(tmp_path / "accepting", queue, Accepting()).op, step)
+
+
+@pytest.fixture
+def normal(tmp_path: Path) -> Harness:
+    return Harness(tmp_path, {"type": "normal", "schema": {"body": "string", "header": "table"}})
+
+
+@pytest.mark.parametrize("content, table, requirement", [(b"k\t1\nk\t2\n", {"k": "2"}, "TABLE-8"), (b"k\tv\tw\n", None, "TABLE-5")])
+def test_a_rewritten_table_reads_as_table_5_and_table_8_say(normal, content, table, requirement):
+    data = {"body": {"type": "string", "value": "b"}, "header": {"type": "table", "value": {"k": "0"}}}
+    element = normal.add("e1", data)
+    normal.op(normal.model.lock_step(element, None))
+    normal.checks(normal.model.locked(element))
+    normal.fs({"write": "$e1/header", "base64": __import__("base64").b64encode(content).decode()})
+    element.data = {**data, "header": {"type": "table", "value": table}}
+    element.invalid, element.get_requirement = table is None, requirement
+    normal.op(normal.model.get_step(element))  # the reference reads it as the spec says
+    normal.fs({"write": "$e1/header", "text": "k\t1\n"})  # a reader that took another line than the spec's
+    fails(requirement, normal.op, normal.model.get_step(element))
+
+
+def test_list_follows_add_order_and_a_reordering_breaks_iter_1(simple):
+    for number in range(1, 4):
+        simple.add(f"e{number}", b"%d" % number)
+    simple.op(simple.model.list_step())
+    simple.model.elements.reverse()  # as if names decreased in add order
+    fails("ITER-1", simple.op, simple.model.list_step())
+
+
+@pytest.mark.parametrize("queue_type, young, old", [("simple", "SIMPLE-PURGE-4", "SIMPLE-PURGE-1"),
+                                                    ("normal", "NORMAL-PURGE-3", "NORMAL-PURGE-1")])
+def test_a_temp_set_just_now_is_young_under_any_default(queue_type, young, old):
+    model = Model(queue_type, {})
+    model.planted += [Planted("t/young", "temp", None, 0), Planted("t/old", "temp", None, 3600)]
+    checks = dict((expectation["present" if "present" in expectation else "absent"][0], requirement)
+                  for requirement, expectation in model.purged(None, None))
+    assert checks == {"t/young": young, "t/old": old}
