@@ -7,6 +7,7 @@ the state machine, run through the suite's engine as the fuzzer runs them.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import Any
@@ -175,7 +176,7 @@ def test_a_rewritten_table_reads_as_table_5_and_table_8_say(normal, content, tab
     element = normal.add("e1", data)
     normal.op(normal.model.lock_step(element, None))
     normal.checks(normal.model.locked(element))
-    normal.fs({"write": "$e1/header", "base64": __import__("base64").b64encode(content).decode()})
+    normal.fs({"write": "$e1/header", "base64": base64.b64encode(content).decode()})
     element.data = {**data, "header": {"type": "table", "value": table}}
     element.invalid, element.get_requirement = table is None, requirement
     normal.op(normal.model.get_step(element))  # the reference reads it as the spec says
@@ -196,6 +197,6 @@ def test_list_follows_add_order_and_a_reordering_breaks_iter_1(simple):
 def test_a_temp_set_just_now_is_young_under_any_default(queue_type, young, old):
     model = Model(queue_type, {})
     model.planted += [Planted("t/young", "temp", None, 0), Planted("t/old", "temp", None, 3600)]
-    checks = dict((expectation["present" if "present" in expectation else "absent"][0], requirement)
-                  for requirement, expectation in model.purged(None, None))
+    checks = {expectation["present" if "present" in expectation else "absent"][0]: requirement
+              for requirement, expectation in model.purged(None, None)}
     assert checks == {"t/young": young, "t/old": old}
