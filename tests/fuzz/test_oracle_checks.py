@@ -122,16 +122,24 @@ def test_get_through_a_lock_that_is_a_link_breaks_sec_1(simple):
     fails("SEC-1", simple.op, simple.model.get_step(element))
 
 
-@pytest.mark.parametrize("queue", [{"type": "simple", "options": {"umask": 0o027}},
-                                   {"type": "normal", "schema": {"body": "string"}, "options": {"umask": 0o002}}])
-def test_modes_under_the_umask_option_and_a_wrong_one(queue, tmp_path):
+def process_umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+@pytest.mark.parametrize("queue, requirement", [({"type": "simple", "options": {"umask": 0o027}}, "COMMON-3"),
+                                                ({"type": "normal", "schema": {"body": "string"}, "options": {"umask": 0o002}}, "COMMON-3"),
+                                                ({"type": "simple"}, "COMMON-4")])
+def test_modes_under_the_umask_option_or_the_process_umask_and_a_wrong_one(queue, requirement, tmp_path):
     harness = Harness(tmp_path, queue)
+    harness.model.process_umask = process_umask()  # the in-process reference runs under this test's umask
     data = b"x" if queue["type"] == "simple" else {"body": {"type": "string", "value": "x"}}
     element = harness.add("e1", data)  # the reference gives the modes the umask says (checked in layout_checks)
     checks = harness.model.modes(element, made=True)
-    assert checks and checks[0][0] == "COMMON-3"
-    os.chmod(harness.top / harness.model.ident(element), 0o755 if queue["type"] == "simple" else 0o700)
-    fails("COMMON-3", harness.checks, checks)
+    assert checks and checks[0][0] == requirement
+    os.chmod(harness.top / harness.model.ident(element), 0o751 if queue["type"] == "simple" else 0o701)
+    fails(requirement, harness.checks, checks)
 
 
 def test_simple_names_follow_granularity_and_rndhex(tmp_path):

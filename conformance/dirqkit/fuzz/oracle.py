@@ -84,6 +84,7 @@ class Model:
     planted: list[Planted] = field(default_factory=list)
     dirs: dict[str, bool] = field(default_factory=dict)  # actual intermediate directory -> exists
     options: dict[str, int] = field(default_factory=dict)  # the queue's options (granularity, rndhex, umask)
+    process_umask: int | None = None  # the drivers' process umask, when the kit set it
 
     # -- names ----------------------------------------------------------
 
@@ -328,8 +329,9 @@ class Model:
         return [(requirement, {"present": [f"${element.var}"], where: [self.lock_of(element)]})]
 
     def modes(self, element: Element, made: bool) -> list[tuple[str, dict[str, Any]]]:
-        """COMMON-3: with the umask option, what the add created has 0666 or 0777 less the umask."""
-        umask = self.options.get("umask")
+        """COMMON-3: with the umask option, what the add created has 0666 or 0777 less the umask; COMMON-4:
+        without it, less the process umask."""
+        requirement, umask = ("COMMON-3", self.options["umask"]) if "umask" in self.options else ("COMMON-4", self.process_umask)
         if umask is None:
             return []
         file, directory = f"{0o666 & ~umask:04o}", f"{0o777 & ~umask:04o}"
@@ -340,7 +342,7 @@ class Model:
             modes = {f"${var}": directory, **{f"${var}/{name}": file for name in element.data}}
         if made:
             modes[f"${{{var}:dir}}"] = directory
-        return [("COMMON-3", {"mode": modes})]
+        return [(requirement, {"mode": modes})]
 
     def layout_checks(self, element: Element, made: bool) -> list[tuple[str, dict[str, Any]]]:
         """Just added: the element holds its data, no temp of the add is left, the umask option gave the modes."""
