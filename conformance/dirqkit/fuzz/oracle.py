@@ -252,6 +252,13 @@ class Model:
             if wrong and all(step["expect"][n]["type"] == "table" and "\\" in serialize(step["expect"][n]["value"]).decode()
                              for n in wrong):
                 return "TABLE-6"  # only tables with escapes read back wrong: the reader's unescaping
+        if step["op"] == "purge" and getattr(outcome, "kind", None) is not None and not self.simple:
+            # a purge that failed on a temporary/ entry with a foreign file in it: left in place without error
+            # when stale (NORMAL-PURGE-6), left untouched when young (NORMAL-PURGE-3)
+            limit = step["args"].get("maxtemp", DEFAULT_LIMITS["maxtemp"])
+            held = [p for p in self.planted if p.present and p.kind == "temp" and p.inner]
+            if held:
+                return "NORMAL-PURGE-6" if any(stale(p.age, limit) for p in held) else "NORMAL-PURGE-3"
         if step["op"] == "count" and isinstance(outcome, int):
             wrong_kind = sum(1 for p in self.planted if p.present and p.kind in ("symlink", "wrongtype"))
             return "ITER-4" if wrong_kind and outcome == len(self.live()) + wrong_kind else step["requirement"]
@@ -383,12 +390,15 @@ class Model:
             checks += self.empty_dirs_gone(dirs, "NORMAL-PURGE-2")
         for element in self.live():
             checks.append((keep, {"present": [f"${element.var}"]}))
+            # SEC-1: a lock that is a link is judged by its own age, which following it would not give
+            linked = element.lock_link and stale(element.age, lock_limit) != stale(LINK_TARGET_AGE, lock_limit)
             if element.locked and stale(element.age, lock_limit):
-                element.locked = False
-                checks.append((lock_rule(self.req("SIMPLE-PURGE-3", "NORMAL-PURGE-4"), element.age), {"absent": [self.lock_of(element)]}))
-                element.lock_link = False
+                element.locked = element.lock_link = False
+                checks.append(("SEC-1" if linked else lock_rule(self.req("SIMPLE-PURGE-3", "NORMAL-PURGE-4"), element.age),
+                               {"absent": [self.lock_of(element)]}))
             elif element.locked:
-                checks.append((lock_rule(self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-4"), element.age), {"present": [self.lock_of(element)]}))
+                checks.append(("SEC-1" if linked else lock_rule(self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-4"), element.age),
+                               {"present": [self.lock_of(element)]}))
         for planted in [p for p in self.planted if p.present]:
             # SEC-1: a link's own age decides; its target is older, so following it would decide otherwise
             linked = planted.link and stale(planted.age, temp_limit) != stale(LINK_TARGET_AGE, temp_limit)
