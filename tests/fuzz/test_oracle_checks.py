@@ -115,7 +115,7 @@ def test_get_through_a_lock_that_is_a_link_breaks_sec_1(simple):
     simple.fs({"write": "WORK/target", "text": LINK_TARGET_TEXT})
     simple.fs({"remove": "$e1.lck"})
     simple.fs({"symlink": "$e1.lck", "target": "$WORK/target"})
-    element.lock_link = True
+    element.lock_swap = "link"
     simple.op(simple.model.get_step(element))  # the reference refuses to read through it
     simple.fs({"remove": "$e1.lck"})
     simple.fs({"write": "$e1.lck", "text": "read"})  # a get that reads the lock as a file: what following does
@@ -186,7 +186,7 @@ def test_a_rewritten_table_reads_as_table_5_and_table_8_say(normal, content, tab
     normal.checks(normal.model.locked(element))
     normal.fs({"write": "$e1/header", "base64": base64.b64encode(content).decode()})
     element.data = {**data, "header": {"type": "table", "value": table}}
-    element.invalid, element.get_requirement = table is None, requirement
+    element.unreadable, element.get_requirement = (("invalid_data", requirement) if table is None else None), requirement
     normal.op(normal.model.get_step(element))  # the reference reads it as the spec says
     normal.fs({"write": "$e1/header", "text": "k\t1\n"})  # a reader that took another line than the spec's
     fails(requirement, normal.op, normal.model.get_step(element))

@@ -191,6 +191,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             except (OpError, DriverError):
                 pass
             finally:
+                for feeder in getattr(getattr(self, "engine", None), "feeders", ()):
+                    feeder.stop()
                 session.pool.release(self.actors)
                 shutil.rmtree(self.scratch, ignore_errors=True)
                 session.example_ended(self)
@@ -347,6 +349,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.stopped or not self.model.elements:
                 return
             element = self.element(index)
+            if element.subdir and element.locked:  # removing it meets the foreign subdirectory: beyond the model
+                return
             step = self.model.remove_step(element)
             if self.act(self.role(actor), step):
                 self.check(self.model.removed(element) if "expect" in step else self.model.unchanged(element, step["requirement"]))
@@ -409,7 +413,7 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
         @rule(index=st.integers(0, 63), seconds=st.sampled_from(BACKDATES))
         @guarded
         def backdate(self, index: int, seconds: int) -> None:
-            live = [e for e in self.model.live() if not e.lock_link]  # a linked lock keeps its own time
+            live = [e for e in self.model.live() if not e.lock_swap]  # a lock the kit swapped keeps its own time
             if self.stopped or not live:
                 return
             element = live[index % len(live)]
@@ -490,18 +494,46 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             self.model.planted.append(Planted(path, "temp" if as_temp else "symlink", self.model.resolve(directory),
                                               age if as_temp else 0, link=True))
 
-        @rule(index=st.integers(0, 63))
+        @rule(index=st.integers(0, 63), fifo=st.booleans())
         @guarded
-        def link_lock(self, index: int) -> None:
-            """Simple: the lock of a locked element becomes a symbolic link out of the queue; get refuses it (SEC-1)."""
-            locked = [e for e in self.model.live() if e.locked and not e.lock_link]
+        def swap_lock(self, index: int, fifo: bool) -> None:
+            """Simple: the lock of a locked element becomes a symbolic link out of the queue, or a FIFO; get reads
+            neither (SEC-1, SEC-6)."""
+            locked = [e for e in self.model.live() if e.locked and not e.lock_swap]
             if self.stopped or not simple or not locked:
                 return
             element = locked[index % len(locked)]
-            self.link_target()
             self.act(None, {"fs": {"remove": f"${element.var}.lck"}})
-            self.act(None, {"fs": {"symlink": f"${element.var}.lck", "target": "$WORK/target"}})
-            element.lock_link, element.age = True, 0
+            if fifo:
+                self.act(None, {"fs": {"fifo": f"${element.var}.lck"}})
+            else:
+                self.link_target()
+                self.act(None, {"fs": {"symlink": f"${element.var}.lck", "target": "$WORK/target"}})
+            element.lock_swap, element.age = "fifo" if fifo else "link", 0
+
+        @rule(index=st.integers(0, 63), field=st.integers(0, 2))
+        @guarded
+        def fifo_field(self, index: int, field: int) -> None:
+            """Normal: a field file of an element becomes a FIFO; get does not read it: invalid_data (SEC-6)."""
+            live = [e for e in self.model.live() if not e.unreadable]
+            if self.stopped or simple or not live:
+                return
+            element = live[index % len(live)]
+            name = sorted(element.data)[field % len(element.data)]
+            self.act(None, {"fs": {"remove": f"${element.var}/{name}"}})
+            self.act(None, {"fs": {"fifo": f"${element.var}/{name}"}})
+            element.unreadable = ("invalid_data", "SEC-6")
+
+        @rule(index=st.integers(0, 63))
+        @guarded
+        def plant_subdir(self, index: int) -> None:
+            """Normal: a foreign subdirectory in an element: its link count is a locked one's, yet it is not locked."""
+            live = [e for e in self.model.live() if not e.subdir]
+            if self.stopped or simple or not live:
+                return
+            element = live[index % len(live)]
+            if self.act(None, {"fs": {"mkdir": f"${element.var}/extra"}}):
+                element.subdir = True
 
         @rule(index=st.integers(0, 63), rewrite=st.integers(0, len(TABLE_REWRITES) - 1))
         @guarded
@@ -509,7 +541,7 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             """Normal: a table field is written over, with a key twice (TABLE-8) or a malformed line (TABLE-5)."""
             if self.stopped or simple:
                 return
-            fields = [(e, name) for e in self.model.live() if not e.invalid
+            fields = [(e, name) for e in self.model.live() if not e.unreadable
                       for name, value in e.data.items() if value["type"] == "table"]
             if not fields:
                 return
@@ -517,7 +549,10 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             content, table, requirement = TABLE_REWRITES[rewrite]
             if self.act(None, {"fs": {"write": f"${element.var}/{name}", **literal(content)}}):
                 element.data = {**element.data, name: {"type": "table", "value": table}}
-                element.invalid, element.get_requirement = table is None, requirement
+                if table is None:
+                    element.unreadable = ("invalid_data", requirement)
+                else:
+                    element.get_requirement = requirement
 
         @rule()
         @guarded

@@ -52,9 +52,10 @@ class Element:
     present: bool = True
     locked: bool = False
     age: int = 0  # how far the kit backdated the lock time (0: set just now)
-    lock_link: bool = False  # Simple: the kit replaced E.lck with a symbolic link out of the queue (SEC-1)
+    lock_swap: str | None = None  # Simple: what the kit put in place of E.lck: a "link" out of the queue or a "fifo"
     get_requirement: str | None = None  # Normal: the kit rewrote a table field; what its get rests on
-    invalid: bool = False  # Normal: a table field the kit rewrote is malformed: get fails with invalid_data (TABLE-5)
+    unreadable: tuple[str, str] | None = None  # Normal: the error get must fail with, and why (a field the kit spoilt)
+    subdir: bool = False  # Normal: the kit made a foreign subdirectory in the element (no lock for all that: NFS-3)
 
 
 @dataclass
@@ -194,14 +195,19 @@ class Model:
         step = {"op": "get", "args": {"name": f"${element.var}"}}
         if not (element.present and element.locked):  # the message names the element (SPEC-4)
             return {**step, "error": "not_locked", "message": [f"${{{element.var}:elt}}"],
-                    "requirement": self.req("SIMPLE-GET-1", "NORMAL-GET-1")}
-        if element.lock_link:  # SEC-1: E.lck is a symbolic link out of the queue; get never reads through it
-            return {**step, "error": "any", "requirement": "SEC-1"}
+                    "requirement": self.unlocked_requirement(element, "SIMPLE-GET-1", "NORMAL-GET-1")}
+        if element.lock_swap:  # E.lck is a link out of the queue (SEC-1) or a FIFO (SEC-6): get reads neither
+            return {**step, "error": "any", "requirement": "SEC-1" if element.lock_swap == "link" else "SEC-6"}
         if self.simple:
             return {**step, "expect": literal(element.data), "requirement": "SIMPLE-GET-1"}
-        if element.invalid:
-            return {**step, "error": "invalid_data", "requirement": "TABLE-5"}
+        if element.unreadable:
+            return {**step, "error": element.unreadable[0], "requirement": element.unreadable[1]}
         return {**step, "expect": element.data, "requirement": element.get_requirement or "NORMAL-GET-2"}
+
+    def unlocked_requirement(self, element: Element, simple: str, normal: str) -> str:
+        """What refuses an op on an unlocked element: NFS-3 when a foreign subdirectory would give it a link count
+        like a locked one's."""
+        return "NFS-3" if element.subdir else self.req(simple, normal)
 
     def get_path_step(self, element: Element) -> dict[str, Any]:
         path = f"$TOP/${{{element.var}}}.lck" if self.simple else f"$TOP/${{{element.var}}}"
@@ -212,7 +218,7 @@ class Model:
         step = {"op": "remove", "args": {"name": f"${element.var}"}}
         if element.present and element.locked:
             return {**step, "expect": None, "requirement": self.req("SIMPLE-REMOVE-2", "NORMAL-REMOVE-2")}
-        return {**step, "error": "not_locked", "requirement": self.req("SIMPLE-REMOVE-1", "NORMAL-REMOVE-1")}
+        return {**step, "error": "not_locked", "requirement": self.unlocked_requirement(element, "SIMPLE-REMOVE-1", "NORMAL-REMOVE-1")}
 
     def bad_name_step(self, op: str, name: str) -> dict[str, Any]:
         """NAME-10: an identifier that is not elt-id is refused before any path is built from it."""
@@ -314,7 +320,7 @@ class Model:
         return f"${element.var}.lck" if self.simple else f"${element.var}/locked"
 
     def unlocked(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
-        element.locked = element.lock_link = False
+        element.locked, element.lock_swap = False, None
         return [(self.req("SIMPLE-UNLOCK-1", "NORMAL-UNLOCK-1"), {"absent": [self.lock_of(element)]})]
 
     def touched(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
@@ -322,7 +328,8 @@ class Model:
         return [(self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1"), {"fresh": [f"${element.var}"]})]
 
     def removed(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
-        element.present = element.locked = element.lock_link = False
+        element.present = element.locked = False
+        element.lock_swap = None
         checks = [(self.req("SIMPLE-REMOVE-2", "NORMAL-REMOVE-2"), {"absent": [f"${element.var}", self.lock_of(element)]})]
         if not self.simple:
             checks.append(("NORMAL-REMOVE-2", {"count": {"obsolete/*": 0}}))
@@ -391,9 +398,9 @@ class Model:
         for element in self.live():
             checks.append((keep, {"present": [f"${element.var}"]}))
             # SEC-1: a lock that is a link is judged by its own age, which following it would not give
-            linked = element.lock_link and stale(element.age, lock_limit) != stale(LINK_TARGET_AGE, lock_limit)
+            linked = element.lock_swap == "link" and stale(element.age, lock_limit) != stale(LINK_TARGET_AGE, lock_limit)
             if element.locked and stale(element.age, lock_limit):
-                element.locked = element.lock_link = False
+                element.locked, element.lock_swap = False, None
                 checks.append(("SEC-1" if linked else lock_rule(self.req("SIMPLE-PURGE-3", "NORMAL-PURGE-4"), element.age),
                                {"absent": [self.lock_of(element)]}))
             elif element.locked:
@@ -426,7 +433,7 @@ class Model:
 
     def link_targets(self) -> list[tuple[str, dict[str, Any]]]:
         """SEC-1: whatever links the kit planted, their target out of the queue holds what it held."""
-        if not any(p.link for p in self.planted) and not any(e.lock_link for e in self.elements):
+        if not any(p.link for p in self.planted) and not any(e.lock_swap == "link" for e in self.elements):
             return []
         path = "WORK/target" if self.simple else "WORK/target/body"
         return [("SEC-1", {"content": {path: {"text": LINK_TARGET_TEXT}}})]
