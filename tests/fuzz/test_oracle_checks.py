@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from scenario_testutil import InProcessActor
 
+from dirqkit.drivers.client import OpError
 from dirqkit.fuzz.oracle import FOREIGN_TEXT, LINK_TARGET_AGE, LINK_TARGET_TEXT, Model, Planted
 from dirqkit.suite.caseload import Case
 from dirqkit.suite.engine import CaseFailed, Engine
@@ -208,3 +209,57 @@ def test_a_temp_set_just_now_is_young_under_any_default(queue_type, young, old):
     checks = {expectation["present" if "present" in expectation else "absent"][0]: requirement
               for requirement, expectation in model.purged(None, None)}
     assert checks == {"t/young": young, "t/old": old}
+
+
+def test_get_through_a_lock_that_is_a_fifo_breaks_sec_6(simple):
+    element = simple.add("e1", b"inside")
+    simple.op(simple.model.lock_step(element, None))
+    simple.model.locked(element)
+    simple.fs({"remove": "$e1.lck"})
+    simple.fs({"fifo": "$e1.lck"})  # fed by the kit: a reader that opens it gets data, not a hang
+    element.lock_swap = "fifo"
+    try:
+        simple.op(simple.model.get_step(element))  # the reference does not read it
+    finally:
+        for feeder in simple.engine.feeders:
+            feeder.stop()
+    simple.fs({"remove": "$e1.lck"})
+    simple.fs({"write": "$e1.lck", "text": "read"})  # what a get that reads whatever E.lck is returns
+    fails("SEC-6", simple.op, simple.model.get_step(element))
+
+
+def test_get_of_a_field_that_is_a_fifo_breaks_sec_6(normal):
+    element = normal.add("e1", {"body": {"type": "string", "value": "b"}, "header": {"type": "table", "value": {}}})
+    normal.op(normal.model.lock_step(element, None))
+    normal.model.locked(element)
+    normal.fs({"remove": "$e1/body"})
+    normal.fs({"fifo": "$e1/body"})
+    element.unreadable = ("invalid_data", "SEC-6")
+    try:
+        normal.op(normal.model.get_step(element))  # the reference refuses it: invalid_data
+    finally:
+        for feeder in normal.engine.feeders:
+            feeder.stop()
+    normal.fs({"remove": "$e1/body"})
+    normal.fs({"write": "$e1/body", "text": "read"})
+    fails("SEC-6", normal.op, normal.model.get_step(element))
+
+
+def test_a_foreign_subdirectory_does_not_lock_an_element_nfs_3(normal):
+    element = normal.add("e1", {"body": {"type": "string", "value": "b"}, "header": {"type": "table", "value": {}}})
+    normal.fs({"mkdir": "$e1/extra"})
+    element.subdir = True
+    normal.op(normal.model.get_step(element))  # the reference: not locked
+    normal.op(normal.model.remove_step(element))
+    normal.fs({"mkdir": "$e1/locked"})  # what a get and remove that take the link count for a lock see
+    fails("NFS-3", normal.op, normal.model.get_step(element))
+    fails("NFS-3", normal.op, normal.model.remove_step(element))
+
+
+@pytest.mark.parametrize("age, requirement", [(172800, "NORMAL-PURGE-6"), (0, "NORMAL-PURGE-3")])
+def test_a_purge_that_fails_on_a_temporary_entry_holding_a_foreign_file(age, requirement):
+    model = Model("normal", {})
+    model.planted.append(Planted("temporary/t", "temp", None, age, inner="temporary/t/notes.txt"))
+    failed = OpError("io", "cannot rmdir temporary/t: Directory not empty")
+    assert model.refine(model.purge_step(86400, None), failed) == requirement
+    assert Model("normal", {}).refine(model.purge_step(86400, None), failed) == "NORMAL-PURGE-1"  # nothing held it
