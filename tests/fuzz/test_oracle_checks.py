@@ -263,3 +263,11 @@ def test_a_purge_that_fails_on_a_temporary_entry_holding_a_foreign_file(age, req
     failed = OpError("io", "cannot rmdir temporary/t: Directory not empty")
     assert model.refine(model.purge_step(86400, None), failed) == requirement
     assert Model("normal", {}).refine(model.purge_step(86400, None), failed) == "NORMAL-PURGE-1"  # nothing held it
+
+
+def test_a_string_with_a_lone_surrogate_is_refused_normal_field_2(normal):
+    step = normal.model.unencodable_add_step({"body": {"type": "string", "value": "a\ud800b"},
+                                              "header": {"type": "table", "value": {}}})
+    normal.op(step)  # the reference refuses it
+    accepting = {**step, "args": {"data": {"body": {"type": "string", "value": "ab"}, "header": {"type": "table", "value": {}}}}}
+    fails("NORMAL-FIELD-2", normal.op, accepting)  # what an add that wrote some bytes for it looks like

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from dirqkit.drivers.client import DriverError, OpError
 from dirqkit.fuzz.oracle import (BACKDATES, FOREIGN_TEXT, INVALID_FIELD_NAMES, INVALID_OPTIONS, LIMITS, LINK_TARGET_AGE,
@@ -115,6 +115,7 @@ def typed(kind: str, value: Any) -> dict[str, Any]:
     return {"type": kind, "value": value}
 
 
+EMPTY: dict[str, Any] = {"string": "", "binary": b"", "table": {}}
 VALUES = {"string": TEXT, "binary": st.binary(max_size=24), "table": st.dictionaries(TABLE_TEXT, TABLE_TEXT, max_size=3)}
 
 
@@ -275,10 +276,26 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.act(self.role(actor), self.model.add_step(var, value)):
                 self.check(self.model.layout_checks(*self.model.added(var, value)))
 
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), text=TEXT, surrogate=st.sampled_from(["\ud800", "\udbff", "\udc00"]))
+        @precondition(lambda _: not simple)  # the other type has no such op
+        @guarded
+        def add_unencodable(self, actor: int, index: int, text: str, surrogate: str) -> None:
+            """Normal: an add whose string field holds a lone surrogate, the other mandatory fields empty: refused."""
+            if self.stopped:
+                return
+            schema = {name: kind.rstrip("?") for name, kind in self.queue["schema"].items()}
+            strings = [name for name, kind in schema.items() if kind == "string"]
+            if not strings:
+                return
+            value = {name: typed(kind, EMPTY[kind]) for name, kind in schema.items() if not self.queue["schema"][name].endswith("?")}
+            value[strings[index % len(strings)]] = typed("string", text[:3] + surrogate + text[3:])
+            self.act(self.role(actor), self.model.unencodable_add_step(value))
+
         @rule(actor=st.integers(0, 3), size=SIZES, seed=st.binary(min_size=1, max_size=6))
+        @precondition(lambda _: simple)  # the other type has no such op
         @guarded
         def add_path(self, actor: int, size: int, seed: bytes) -> None:
-            if self.stopped or not simple:
+            if self.stopped:
                 return
             var = f"e{len(self.model.elements) + 1}"
             value = payload(size, seed)
@@ -495,12 +512,13 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                                               age if as_temp else 0, link=True))
 
         @rule(index=st.integers(0, 63), fifo=st.booleans())
+        @precondition(lambda _: simple)  # the other type has no such op
         @guarded
         def swap_lock(self, index: int, fifo: bool) -> None:
             """Simple: the lock of a locked element becomes a symbolic link out of the queue, or a FIFO; get reads
             neither (SEC-1, SEC-6)."""
             locked = [e for e in self.model.live() if e.locked and not e.lock_swap]
-            if self.stopped or not simple or not locked:
+            if self.stopped or not locked:
                 return
             element = locked[index % len(locked)]
             self.act(None, {"fs": {"remove": f"${element.var}.lck"}})
@@ -512,11 +530,12 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             element.lock_swap, element.age = "fifo" if fifo else "link", 0
 
         @rule(index=st.integers(0, 63), field=st.integers(0, 2))
+        @precondition(lambda _: not simple)  # the other type has no such op
         @guarded
         def fifo_field(self, index: int, field: int) -> None:
             """Normal: a field file of an element becomes a FIFO; get does not read it: invalid_data (SEC-6)."""
             live = [e for e in self.model.live() if not e.unreadable]
-            if self.stopped or simple or not live:
+            if self.stopped or not live:
                 return
             element = live[index % len(live)]
             name = sorted(element.data)[field % len(element.data)]
@@ -525,21 +544,23 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             element.unreadable = ("invalid_data", "SEC-6")
 
         @rule(index=st.integers(0, 63))
+        @precondition(lambda _: not simple)  # the other type has no such op
         @guarded
         def plant_subdir(self, index: int) -> None:
             """Normal: a foreign subdirectory in an element: its link count is a locked one's, yet it is not locked."""
             live = [e for e in self.model.live() if not e.subdir]
-            if self.stopped or simple or not live:
+            if self.stopped or not live:
                 return
             element = live[index % len(live)]
             if self.act(None, {"fs": {"mkdir": f"${element.var}/extra"}}):
                 element.subdir = True
 
         @rule(index=st.integers(0, 63), rewrite=st.integers(0, len(TABLE_REWRITES) - 1))
+        @precondition(lambda _: not simple)  # the other type has no such op
         @guarded
         def rewrite_table(self, index: int, rewrite: int) -> None:
             """Normal: a table field is written over, with a key twice (TABLE-8) or a malformed line (TABLE-5)."""
-            if self.stopped or simple:
+            if self.stopped:
                 return
             fields = [(e, name) for e in self.model.live() if not e.unreadable
                       for name, value in e.data.items() if value["type"] == "table"]

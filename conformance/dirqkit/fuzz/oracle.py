@@ -134,6 +134,10 @@ class Model:
         return {"op": "add", "args": {"data": data}, "bind": var,
                 "expect": {"match": f"{target}/{self.name_pattern()}"}, "requirement": requirement}
 
+    def unencodable_add_step(self, data: dict[str, Any]) -> dict[str, Any]:
+        """NORMAL-FIELD-2: a string with no UTF-8 encoding (a lone surrogate) is refused with invalid_data."""
+        return {"op": "add", "args": {"data": data}, "error": "invalid_data", "requirement": "NORMAL-FIELD-2"}
+
     def invalid_open_step(self, requirement: str, options: dict[str, int] | None = None,
                           schema: dict[str, str] | None = None) -> dict[str, Any]:
         """An open the implementation must refuse: an option out of range, or a schema with a bad field name."""
@@ -239,7 +243,7 @@ class Model:
 
     def refine(self, step: dict[str, Any], outcome: Any) -> str:
         """The requirement a step that did not go as predicted breaks, from what it did instead."""
-        if step["op"] == "add" and isinstance(outcome, str) and re.fullmatch(ELEMENT_ID, outcome):
+        if step["op"] == "add" and "expect" in step and isinstance(outcome, str) and re.fullmatch(ELEMENT_ID, outcome):
             directory = step["expect"]["match"].split("/", 1)[0]
             if not re.fullmatch(self.name_pattern(), outcome[9:]):
                 return "NAME-4"

@@ -25,7 +25,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from dirqkit.fuzz.machine import BudgetSpent, Finding, KitFault, ShrinkSpent, machine_class
 from dirqkit.suite.actors import DriverPool, Implementation
 
-STEPS_PER_EXAMPLE = 20
+STEPS_PER_EXAMPLE = 40
 # Shrinking replays examples through the drivers; after this many replays (Plan.shrink) the session stops
 # Hypothesis and keeps the smallest failing example seen so far. A count, not a time: the same seed
 # shrinks to the same case on any machine.
