@@ -251,8 +251,12 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             session.finding_raised(self, finding)
             raise finding
 
-        def element(self, index: int) -> Element:
-            return self.model.elements[index % len(self.model.elements)]
+        def element(self, index: int, locked: bool = False) -> Element:
+            """An element the fuzzer added; with ``locked``, a locked one if there is any (where get and remove do
+            their work, rather than refuse)."""
+            chosen = [e for e in self.model.live() if e.locked] if locked else []
+            chosen = chosen or self.model.elements
+            return chosen[index % len(chosen)]
 
         def fresh_name(self) -> str:
             self.planted_names += 1
@@ -320,12 +324,12 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.act(self.role(actor), step):
                 self.check(self.model.locked(element) if step.get("expect") is True else self.model.unchanged(element, step["requirement"]))
 
-        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), permissive=st.sampled_from([None, True, False]))
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), permissive=st.sampled_from([None, True, False]), locked=st.booleans())
         @guarded
-        def unlock(self, actor: int, index: int, permissive: bool | None) -> None:
+        def unlock(self, actor: int, index: int, permissive: bool | None, locked: bool) -> None:
             if self.stopped or not self.model.elements:
                 return
-            element = self.element(index)
+            element = self.element(index, locked)
             step = self.model.unlock_step(element, permissive)
             if self.act(self.role(actor), step):
                 if step.get("expect") is True:
@@ -345,12 +349,12 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.act(self.role(actor), step) and element.present:
                 self.check(self.model.touched(element))
 
-        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), locked=st.booleans())
         @guarded
-        def get(self, actor: int, index: int) -> None:
+        def get(self, actor: int, index: int, locked: bool) -> None:
             if self.stopped or not self.model.elements:
                 return
-            self.act(self.role(actor), self.model.get_step(self.element(index)))
+            self.act(self.role(actor), self.model.get_step(self.element(index, locked)))
 
         @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
         @guarded
@@ -360,12 +364,12 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             locked = [e for e in self.model.elements if e.locked]
             self.act(self.role(actor), self.model.get_path_step(locked[index % len(locked)]))
 
-        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), locked=st.booleans())
         @guarded
-        def remove(self, actor: int, index: int) -> None:
+        def remove(self, actor: int, index: int, locked: bool) -> None:
             if self.stopped or not self.model.elements:
                 return
-            element = self.element(index)
+            element = self.element(index, locked)
             if element.subdir and element.locked:  # removing it meets the foreign subdirectory: beyond the model
                 return
             step = self.model.remove_step(element)
