@@ -271,3 +271,18 @@ def test_a_string_with_a_lone_surrogate_is_refused_normal_field_2(normal):
     normal.op(step)  # the reference refuses it
     accepting = {**step, "args": {"data": {"body": {"type": "string", "value": "ab"}, "header": {"type": "table", "value": {}}}}}
     fails("NORMAL-FIELD-2", normal.op, accepting)  # what an add that wrote some bytes for it looks like
+
+
+def test_touch_of_a_link_sets_the_links_own_time(simple):
+    simple.add("e1", b"x")
+    simple.fs({"write": "WORK/target", "text": LINK_TARGET_TEXT})
+    path = f"${{e1:dir}}/{0xfeed0003:014x}"
+    simple.fs({"symlink": path, "target": "$WORK/target"})
+    simple.fs({"backdate": [path], "seconds": 3600})
+    link = Planted(path, "symlink", simple.model.dir_of(simple.model.elements[0]), 3600, link=True)
+    simple.model.planted.append(link)
+    simple.op(simple.model.touch_link_step(link))  # the reference sets the link's time
+    checks = simple.model.link_touched(link)
+    simple.checks(checks)
+    simple.fs({"backdate": [path], "seconds": 3600})  # a touch that set the target's time instead left the link old
+    fails("SIMPLE-TOUCH-1", simple.checks, checks)

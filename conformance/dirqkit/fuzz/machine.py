@@ -510,10 +510,20 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             as_temp = as_temp and simple
             path = f"{directory}/{self.fresh_name()}" + (".tmp" if as_temp else "")
             self.act(None, {"fs": {"symlink": path, "target": "$WORK/target"}})
-            if as_temp and age:
+            if age:
                 self.act(None, {"fs": {"backdate": [path], "seconds": age}})
-            self.model.planted.append(Planted(path, "temp" if as_temp else "symlink", self.model.resolve(directory),
-                                              age if as_temp else 0, link=True))
+            self.model.planted.append(Planted(path, "temp" if as_temp else "symlink", self.model.resolve(directory), age, link=True))
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        @guarded
+        def touch_link(self, actor: int, index: int) -> None:
+            """touch of a name that is a symbolic link: the link's own time is set, its target's is not (SEC-1)."""
+            links = [p for p in self.model.planted if p.present and p.kind == "symlink"]
+            if self.stopped or not links:
+                return
+            link = links[index % len(links)]
+            if self.act(self.role(actor), self.model.touch_link_step(link)):
+                self.check(self.model.link_touched(link) + self.model.link_targets())
 
         @rule(index=st.integers(0, 63), fifo=st.booleans())
         @precondition(lambda _: simple)  # the other type has no such op

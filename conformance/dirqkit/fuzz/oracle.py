@@ -195,6 +195,14 @@ class Model:
         step = {"op": "touch", "args": {"name": f"${element.var}"}, "requirement": self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1")}
         return {**step, "expect": None} if element.present else {**step, "error": "not_found"}
 
+    def touch_link_step(self, link: Planted) -> dict[str, Any]:
+        """touch(D/E) where E is a symbolic link: it succeeds on the link itself (SIMPLE-TOUCH-1, NORMAL-TOUCH-1)."""
+        return {"op": "touch", "args": {"name": link.path}, "expect": None, "requirement": self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1")}
+
+    def link_touched(self, link: Planted) -> list[tuple[str, dict[str, Any]]]:
+        link.age = 0
+        return [(self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1"), {"fresh": [link.path]})]
+
     def get_step(self, element: Element) -> dict[str, Any]:
         step = {"op": "get", "args": {"name": f"${element.var}"}}
         if not (element.present and element.locked):  # the message names the element (SPEC-4)
