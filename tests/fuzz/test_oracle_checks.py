@@ -82,6 +82,7 @@ def test_a_foreign_file_purge_rewrites_or_removes_breaks_common_2(simple):
 def plant_link_temp(harness: Harness, age: int) -> str:
     harness.fs({"write": "WORK/target", "text": LINK_TARGET_TEXT})
     harness.fs({"backdate": ["WORK/target"], "seconds": LINK_TARGET_AGE})
+    harness.model.link_target = True
     path = f"${{e1:dir}}/{0xfeed0002:014x}.tmp"
     harness.fs({"symlink": path, "target": "$WORK/target"})
     if age:
@@ -286,3 +287,19 @@ def test_touch_of_a_link_sets_the_links_own_time(simple):
     simple.checks(checks)
     simple.fs({"backdate": [path], "seconds": 3600})  # a touch that set the target's time instead left the link old
     fails("SIMPLE-TOUCH-1", simple.checks, checks)
+
+
+def test_get_of_a_field_that_is_a_link_breaks_sec_1(normal):
+    element = normal.add("e1", {"body": {"type": "string", "value": "b"}, "header": {"type": "table", "value": {}}})
+    normal.op(normal.model.lock_step(element, None))
+    normal.model.locked(element)
+    normal.fs({"write": "WORK/target/body", "text": LINK_TARGET_TEXT})
+    normal.model.link_target = True
+    normal.fs({"remove": "$e1/body"})
+    normal.fs({"symlink": "$e1/body", "target": "$WORK/target/body"})
+    element.unreadable = ("any", "SEC-1")
+    normal.op(normal.model.get_step(element))  # the reference does not read through it
+    normal.checks(normal.model.link_targets())
+    normal.fs({"remove": "$e1/body"})
+    normal.fs({"write": "$e1/body", "text": LINK_TARGET_TEXT})  # what a get that follows the link returns
+    fails("SEC-1", normal.op, normal.model.get_step(element))

@@ -496,6 +496,7 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if not os.path.lexists(self.engine.run.work / "target"):
                 self.act(None, {"fs": {"write": "WORK/target" if simple else "WORK/target/body", "text": LINK_TARGET_TEXT}})
                 self.act(None, {"fs": {"backdate": ["WORK/target"], "seconds": LINK_TARGET_AGE}})
+                self.model.link_target = True
 
         @rule(index=st.integers(0, 63), as_temp=st.booleans(), age=st.sampled_from([0, BACKDATES[0]]))
         @guarded
@@ -543,19 +544,24 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 self.act(None, {"fs": {"symlink": f"${element.var}.lck", "target": "$WORK/target"}})
             element.lock_swap, element.age = "fifo" if fifo else "link", 0
 
-        @rule(index=st.integers(0, 63), field=st.integers(0, 2))
+        @rule(index=st.integers(0, 63), field=st.integers(0, 2), fifo=st.booleans())
         @precondition(lambda _: not simple)  # the other type has no such op
         @guarded
-        def fifo_field(self, index: int, field: int) -> None:
-            """Normal: a field file of an element becomes a FIFO; get does not read it: invalid_data (SEC-6)."""
+        def swap_field(self, index: int, field: int, fifo: bool) -> None:
+            """Normal: a field file of an element becomes a FIFO, or a symbolic link out of the queue; get reads
+            neither (SEC-6: invalid_data; SEC-1)."""
             live = [e for e in self.model.live() if not e.unreadable]
             if self.stopped or not live:
                 return
             element = live[index % len(live)]
-            name = sorted(element.data)[field % len(element.data)]
-            self.act(None, {"fs": {"remove": f"${element.var}/{name}"}})
-            self.act(None, {"fs": {"fifo": f"${element.var}/{name}"}})
-            element.unreadable = ("invalid_data", "SEC-6")
+            path = f"${element.var}/{sorted(element.data)[field % len(element.data)]}"
+            self.act(None, {"fs": {"remove": path}})
+            if fifo:
+                self.act(None, {"fs": {"fifo": path}})
+            else:
+                self.link_target()
+                self.act(None, {"fs": {"symlink": path, "target": "$WORK/target/body"}})
+            element.unreadable = ("invalid_data", "SEC-6") if fifo else ("any", "SEC-1")
 
         @rule(index=st.integers(0, 63))
         @precondition(lambda _: not simple)  # the other type has no such op

@@ -86,6 +86,7 @@ class Model:
     dirs: dict[str, bool] = field(default_factory=dict)  # actual intermediate directory -> exists
     options: dict[str, int] = field(default_factory=dict)  # the queue's options (granularity, rndhex, umask)
     process_umask: int | None = None  # the drivers' process umask, when the kit set it
+    link_target: bool = False  # the kit made the file out of the queue that the links it plants point to
 
     # -- names ----------------------------------------------------------
 
@@ -445,7 +446,7 @@ class Model:
 
     def link_targets(self) -> list[tuple[str, dict[str, Any]]]:
         """SEC-1: whatever links the kit planted, their target out of the queue holds what it held."""
-        if not any(p.link for p in self.planted) and not any(e.lock_swap == "link" for e in self.elements):
+        if not self.link_target:
             return []
         path = "WORK/target" if self.simple else "WORK/target/body"
         return [("SEC-1", {"content": {path: {"text": LINK_TARGET_TEXT}}})]
