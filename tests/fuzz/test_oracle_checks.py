@@ -269,7 +269,10 @@ def test_a_purge_that_fails_on_a_temporary_entry_holding_a_foreign_file(age, req
 def test_a_string_with_a_lone_surrogate_is_refused_normal_field_2(normal):
     step = normal.model.unencodable_add_step({"body": {"type": "string", "value": "a\ud800b"},
                                               "header": {"type": "table", "value": {}}})
-    normal.op(step)  # the reference refuses it
+    normal.op(step)  # the reference refuses it, and leaves nothing behind
+    normal.checks(normal.model.refused_add())
+    normal.fs({"mkdir": "temporary/00000000000001"})  # what an add that made its temporary directory first leaves
+    fails("NORMAL-ADD-1", normal.checks, normal.model.refused_add())
     accepting = {**step, "args": {"data": {"body": {"type": "string", "value": "ab"}, "header": {"type": "table", "value": {}}}}}
     fails("NORMAL-FIELD-2", normal.op, accepting)  # what an add that wrote some bytes for it looks like
 

@@ -293,7 +293,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 return
             value = {name: typed(kind, EMPTY[kind]) for name, kind in schema.items() if not self.queue["schema"][name].endswith("?")}
             value[strings[index % len(strings)]] = typed("string", text[:3] + surrogate + text[3:])
-            self.act(self.role(actor), self.model.unencodable_add_step(value))
+            if self.act(self.role(actor), self.model.unencodable_add_step(value)):
+                self.check(self.model.refused_add())
 
         @rule(actor=st.integers(0, 3), size=SIZES, seed=st.binary(min_size=1, max_size=6))
         @precondition(lambda _: simple)  # the other type has no such op

@@ -139,6 +139,10 @@ class Model:
         """NORMAL-FIELD-2: a string with no UTF-8 encoding (a lone surrogate) is refused with invalid_data."""
         return {"op": "add", "args": {"data": data}, "error": "invalid_data", "requirement": "NORMAL-FIELD-2"}
 
+    def refused_add(self) -> list[tuple[str, dict[str, Any]]]:
+        """NORMAL-ADD-1: an add refused for its data made no change: no temporary/ entry besides the kit's."""
+        return [("NORMAL-ADD-1", {"count": {"temporary/*": sum(1 for p in self.planted if p.present and p.kind == "temp")}})]
+
     def invalid_open_step(self, requirement: str, options: dict[str, int] | None = None,
                           schema: dict[str, str] | None = None) -> dict[str, Any]:
         """An open the implementation must refuse: an option out of range, or a schema with a bad field name."""

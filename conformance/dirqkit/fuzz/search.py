@@ -146,7 +146,8 @@ class Session:
                 return self.keep(self._best)
             if self._budget_spent:
                 raise BudgetSpent() from None
-            self.flaky.append(str(stop).splitlines()[0])
+            seen = f"; first seen: {self._best.finding}" if self._best is not None else ""
+            self.flaky.append(str(stop).splitlines()[0] + seen)
         return False
 
     def keep(self, found: Found) -> bool:
