@@ -194,12 +194,16 @@ def test_a_rewritten_table_reads_as_table_5_and_table_8_say(normal, content, tab
     fails(requirement, normal.op, normal.model.get_step(element))
 
 
-def test_list_follows_add_order_and_a_reordering_breaks_iter_1(simple):
+def test_names_that_decrease_show_in_the_producers_own_list_name_7(simple):
     for number in range(1, 4):
         simple.add(f"e{number}", b"%d" % number)
+    first, second, third = simple.model.elements
+    assert simple.model.name_order_step(second, third) is None  # increasing: nothing to show
     simple.op(simple.model.list_step())
-    simple.model.elements.reverse()  # as if names decreased in add order
-    fails("ITER-1", simple.op, simple.model.list_step())
+    simple.model.elements.reverse()  # as if the names had decreased in add order
+    step = simple.model.name_order_step(second, first)
+    assert step is not None and step["requirement"] == "NAME-7"
+    fails("NAME-7", simple.op, step)
 
 
 @pytest.mark.parametrize("queue_type, young, old", [("simple", "SIMPLE-PURGE-4", "SIMPLE-PURGE-1"),

@@ -136,6 +136,7 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             self.planted_names = 0
             self.queue: dict[str, Any] = {"type": plan.queue_type}
             self.umask: str | None = None
+            self.made: dict[str, Element] = {}  # role -> the element its last add made
             self.model = Model(plan.queue_type, {})  # replaced when the actors have opened the queue
 
         # -- set-up ------------------------------------------------------
@@ -251,6 +252,15 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             session.finding_raised(self, finding)
             raise finding
 
+        def names_increase(self, role: str, element: Element) -> None:
+            """NAME-7, for the queue object of ``role``: its new name is above its previous one, else its own list
+            (by add order) fails, blaming it."""
+            previous = self.made.get(role)
+            self.made[role] = element
+            step = self.model.name_order_step(previous, element) if previous is not None and not self.stopped else None
+            if step is not None:
+                self.act(role, step)
+
         def element(self, index: int, locked: bool = False) -> Element:
             """An element the fuzzer added; with ``locked``, a locked one if there is any (where get and remove do
             their work, rather than refuse)."""
@@ -278,7 +288,9 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 return
             var = f"e{len(self.model.elements) + 1}"
             if self.act(self.role(actor), self.model.add_step(var, value)):
-                self.check(self.model.layout_checks(*self.model.added(var, value)))
+                element, made = self.model.added(var, value)
+                self.check(self.model.layout_checks(element, made))
+                self.names_increase(self.role(actor), element)
 
         @rule(actor=st.integers(0, 3), index=st.integers(0, 63), text=TEXT, surrogate=st.sampled_from(["\ud800", "\udbff", "\udc00"]))
         @precondition(lambda _: not simple)  # the other type has no such op
@@ -309,9 +321,10 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             step = {"op": "add_path", "args": {"path": f"$WORK/{var}"}, "bind": var,
                     "expect": {"match": "[0-9a-f]{8}/[0-9a-f]{14}"}, "requirement": "SIMPLE-ADDPATH-1"}
             if self.act(self.role(actor), step):
-                self.model.added(var, value)
+                element = self.model.added(var, value)[0]
                 self.check([("SIMPLE-ADDPATH-1", {"absent": [source]}),
                             ("SIMPLE-ADDPATH-2", {"kind": {f"${var}": "file"}, "content": {f"${var}": literal(value)}})])
+                self.names_increase(self.role(actor), element)
 
         # -- consumer ops ----------------------------------------------------
 

@@ -245,10 +245,17 @@ class Model:
         return {"op": "count", "expect": len(self.live()), "requirement": self.req("SIMPLE-COUNT-1", "NORMAL-COUNT-1")}
 
     def list_step(self) -> dict[str, Any]:
-        """ITER-1 over names that increase with time (NAME-2, NAME-3, NAME-7): by directory, then in add order."""
+        ordered = sorted(self.live(), key=self.ident)
+        return {"op": "list", "expect": [f"${e.var}" for e in ordered], "requirement": "ITER-1"}
+
+    def name_order_step(self, previous: Element, element: Element) -> dict[str, Any] | None:
+        """NAME-7: the names one queue object makes increase. When an add of a queue object got an identifier below
+        its previous one, a list by that object shows it: the elements in add order within each directory."""
+        if self.ident(element) > self.ident(previous):
+            return None
         position = {id(e): i for i, e in enumerate(self.elements)}
         ordered = sorted(self.live(), key=lambda e: (self.dir_of(e), position[id(e)]))
-        return {"op": "list", "expect": [f"${e.var}" for e in ordered], "requirement": "ITER-1"}
+        return {"op": "list", "expect": [f"${e.var}" for e in ordered], "requirement": "NAME-7"}
 
     def purge_step(self, maxtemp: int | None, maxlock: int | None) -> dict[str, Any]:
         args = {k: v for k, v in (("maxtemp", maxtemp), ("maxlock", maxlock)) if v is not None}
@@ -262,7 +269,7 @@ class Model:
                 return "NAME-4"
             if self.simple and not re.fullmatch(directory, outcome[:8]):
                 return "SIMPLE-DIR-1"
-        if step["op"] == "list" and isinstance(outcome, list):
+        if step["op"] == "list" and step["requirement"] == "ITER-1" and isinstance(outcome, list):
             wanted = [self.ident(e) for e in self.live()]
             if sorted(map(str, outcome)) == sorted(wanted):
                 return "ITER-1"
