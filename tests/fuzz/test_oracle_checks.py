@@ -16,7 +16,7 @@ import pytest
 from scenario_testutil import InProcessActor
 
 from dirqkit.drivers.client import OpError
-from dirqkit.fuzz.oracle import FOREIGN_TEXT, LINK_TARGET_AGE, LINK_TARGET_TEXT, Model, Planted
+from dirqkit.fuzz.oracle import FOREIGN_TEXT, Element, LINK_TARGET_AGE, LINK_TARGET_TEXT, Model, Planted
 from dirqkit.suite.caseload import Case
 from dirqkit.suite.engine import CaseFailed, Engine
 
@@ -310,3 +310,12 @@ def test_get_of_a_field_that_is_a_link_breaks_sec_1(normal):
     normal.fs({"remove": "$e1/body"})
     normal.fs({"write": "$e1/body", "text": LINK_TARGET_TEXT})  # what a get that follows the link returns
     fails("SEC-1", normal.op, normal.model.get_step(element))
+
+
+def test_a_purge_that_fails_on_an_old_directory_foreign_entries_keep():
+    model = Model("normal", {"e1": "00000001/00000001000001"})
+    model.dirs.update({"00000000": True, "00000001": True})
+    model.elements.append(Element("e1", {}))
+    model.planted.append(Planted("00000000/notes", "foreign", "00000000"))
+    failed = OpError("io", "cannot rmdir(00000000): Directory not empty")
+    assert model.refine(model.purge_step(None, None), failed) == "NORMAL-PURGE-2"

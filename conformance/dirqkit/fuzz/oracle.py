@@ -285,10 +285,14 @@ class Model:
         if step["op"] == "purge" and getattr(outcome, "kind", None) is not None and not self.simple:
             # a purge that failed on a temporary/ entry with a foreign file in it: left in place without error
             # when stale (NORMAL-PURGE-6), left untouched when young (NORMAL-PURGE-3)
+            # ... or on an old intermediate directory that foreign entries keep (ENOTEMPTY is success: NORMAL-PURGE-2)
             limit = step["args"].get("maxtemp", DEFAULT_LIMITS["maxtemp"])
             held = [p for p in self.planted if p.present and p.kind == "temp" and p.inner]
-            if held:
+            kept = [d for d in self.existing_dirs()[:-1] if not any(self.dir_of(e) == d for e in self.live()) and self.entries(d)]
+            if held and (not kept or "temporary" in str(outcome)):
                 return "NORMAL-PURGE-6" if any(stale(p.age, limit) for p in held) else "NORMAL-PURGE-3"
+            if kept:
+                return "NORMAL-PURGE-2"
         if step["op"] == "count" and isinstance(outcome, int):
             wrong_kind = sum(1 for p in self.planted if p.present and p.kind in ("symlink", "wrongtype"))
             return "ITER-4" if wrong_kind and outcome == len(self.live()) + wrong_kind else step["requirement"]
