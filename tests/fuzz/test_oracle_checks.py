@@ -319,3 +319,14 @@ def test_a_purge_that_fails_on_an_old_directory_foreign_entries_keep():
     model.planted.append(Planted("00000000/notes", "foreign", "00000000"))
     failed = OpError("io", "cannot rmdir(00000000): Directory not empty")
     assert model.refine(model.purge_step(None, None), failed) == "NORMAL-PURGE-2"
+
+
+def test_an_add_into_a_directory_full_of_foreign_entries_breaks_normal_dir_2():
+    model = Model("normal", {"e1": "00000000/00000001000001"}, {"body": "string"}, maxelts=2)
+    model.dirs["00000000"] = True
+    model.elements.append(Element("e1", {}))
+    model.planted.append(Planted("00000000/notes", "foreign", "00000000"))
+    step = model.add_step("e2", {"body": {"type": "string", "value": "x"}})
+    assert step["expect"]["match"].startswith("00000001/")  # two entries: full
+    assert model.refine(step, "00000000/00000002000001") == "NORMAL-DIR-2"  # counted by link count: one entry
+    assert model.refine(step, "00000005/00000002000001") == "NORMAL-DIR-1"

@@ -269,6 +269,10 @@ class Model:
                 return "NAME-4"
             if self.simple and not re.fullmatch(directory, outcome[:8]):
                 return "SIMPLE-DIR-1"
+            dirs = self.existing_dirs()
+            if not self.simple and dirs and outcome[:8] == dirs[-1] != directory and \
+                    sum(1 for e in self.live() if self.dir_of(e) == dirs[-1]) < self.maxelts:
+                return "NORMAL-DIR-2"  # full only with the foreign entries counted, which readdir shows and a link count misses
         if step["op"] == "list" and step["requirement"] == "ITER-1" and isinstance(outcome, list):
             wanted = [self.ident(e) for e in self.live()]
             if sorted(map(str, outcome)) == sorted(wanted):
