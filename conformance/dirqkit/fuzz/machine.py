@@ -576,6 +576,7 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 self.link_target()
                 self.act(None, {"fs": {"symlink": path, "target": "$WORK/target/body"}})
             element.unreadable = ("invalid_data", "SEC-6") if fifo else ("any", "SEC-1")
+            element.age = 0  # the element directory changed: its time, the lock time, is now
 
         @rule(index=st.integers(0, 63))
         @precondition(lambda _: not simple)  # the other type has no such op
@@ -587,7 +588,7 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 return
             element = live[index % len(live)]
             if self.act(None, {"fs": {"mkdir": f"${element.var}/extra"}}):
-                element.subdir = True
+                element.subdir, element.age = True, 0  # the element directory changed: its time, the lock time, is now
 
         @rule(index=st.integers(0, 63), rewrite=st.integers(0, len(TABLE_REWRITES) - 1))
         @precondition(lambda _: not simple)  # the other type has no such op
