@@ -1,4 +1,4 @@
-"""Helpers shared by the concurrency and crash tests (tests/concurrency, tests/crash).
+"""Helpers shared by tests of several rooms (concurrency, crash, suite, fuzz).
 
 A module of its own, not conftest.py: tests elsewhere import ``conftest`` by name, and a second
 conftest module would shadow theirs. Test modules import what they need from here.
@@ -7,13 +7,17 @@ conftest module would shadow theirs. Test modules import what they need from her
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import pytest
 
 from dirqkit.crash.syscalls import tracing_unavailable
+from dirqkit.drivers.client import OpError
+from dirqkit.drivers.ref import RefAdapter
+from dirqkit.drivers.server import Server
 from dirqkit.suite.actors import DriverPool, discover
 from dirqkit.suite.caseload import load_case_file
 from dirqkit.suite.engine import CaseRun, Engine
@@ -43,6 +47,23 @@ def mutant_driver(tmp_path: Path, name: str, file: str, old: str, new: str) -> l
     mutant = mutants.Mutant(name, "-", file, old, new, "test")
     source = mutants.build(mutant, tmp_path / name)
     return ["env", f"PYTHONPATH={source}", *REF_DRIVER]
+
+
+class InProcessActor:
+    """A role played by the reference driver's server in this process (no subprocess: fast)."""
+
+    implementation = "ref"
+
+    def __init__(self) -> None:
+        self.server, self.seq = Server(RefAdapter), 0
+        self.call("hello", {"protocol": 1})
+
+    def call(self, op: str, args: dict[str, Any]) -> Any:
+        self.seq += 1
+        reply = self.server.reply(json.dumps({"seq": self.seq, "op": op, **args}).encode())
+        if not reply["ok"]:
+            raise OpError(reply["error"]["kind"], reply["error"]["message"])
+        return reply["result"]
 
 
 class CaseRunner:

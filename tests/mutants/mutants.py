@@ -55,7 +55,7 @@ MUTANTS = [
            "    return check_int(\"rndhex\", value, 0, 15)",
            "    return check_int(\"rndhex\", value, -(2**31), 2**31) % 16",
            "an out-of-range rndhex is reduced instead of refused (python-dirq, c-dirq)"),
-    Mutant("names-not-increasing", "ITER-1", "names.py",
+    Mutant("names-not-increasing", "NAME-7", "names.py",
            "        return self._format % divmod(now_us, 1_000_000)",
            "        seconds, micros = divmod(now_us, 1_000_000)\n        return self._format % (seconds, 999_999 - micros)",
            "the microseconds field counts down, so names do not sort in add order"),

@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from scenario_testutil import InProcessActor
 from trees_testutil import REAL
 
-from dirqkit.drivers.ref import RefAdapter
-from dirqkit.drivers.server import Server
 from dirqkit.suite import caseload
-from dirqkit.suite.engine import CaseFailed, Engine, OpError
+from dirqkit.suite.engine import CaseFailed, Engine
 from dirqkit.trees import fixtures
 from dirqkit.trees.manifest import FixtureError
 
 CASES_DIR = caseload.default_cases_dir()
 FIXTURE_CASES = {case.id: case for path in sorted((CASES_DIR / "fixtures").glob("*.yaml"))
                  for case in caseload.load_case_file(path, CASES_DIR)}
-
-
-class InProcessActor:
-    """A role played by the reference driver's server in this process (no subprocess: fast)."""
-
-    implementation = "ref"
-
-    def __init__(self) -> None:
-        self.server, self.seq = Server(RefAdapter), 0
-        self.call("hello", {"protocol": 1})
-
-    def call(self, op: str, args: dict[str, Any]) -> Any:
-        self.seq += 1
-        reply = self.server.reply(json.dumps({"seq": self.seq, "op": op, **args}).encode())
-        if not reply["ok"]:
-            raise OpError(reply["error"]["kind"], reply["error"]["message"])
-        return reply["result"]
 
 
 def run(case_id: str, tmp_path: Path) -> Engine:

@@ -58,6 +58,7 @@ def case_of(found: Found, seed: int) -> dict[str, Any]:
                   f"breaks {finding.requirement}"),
         "requirements": list(dict.fromkeys(cited)),
         "queue": found.queue,
+        **({"umask": found.umask} if found.umask else {}),
         "roles": {role: capability(steps, role) for role in acting},
         "steps": steps,
     }

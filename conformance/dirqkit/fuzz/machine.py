@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from dirqkit.drivers.client import DriverError, OpError
-from dirqkit.fuzz.oracle import BACKDATES, LIMITS, PLANTED_OLD_DIR, Element, Model, Planted, literal
+from dirqkit.fuzz.oracle import (BACKDATES, FOREIGN_TEXT, INVALID_FIELD_NAMES, INVALID_OPTIONS, LIMITS, LINK_TARGET_AGE,
+                                  LINK_TARGET_TEXT, PLANTED_OLD_DIR, SIMPLE_INVALID_OPTIONS, Element, Model, Planted, literal)
 from dirqkit.suite.caseload import Case
 from dirqkit.suite.engine import CaseFailed, Engine
 from dirqkit.suite.roles import Assignment
@@ -39,6 +40,14 @@ BAD_NAMES = ("../work/victim", "../../etc/passwd", "/etc/passwd", "${{{e}}}/..",
              "${{{e}:dir}}//${{{e}:elt}}", "${{{e}:dir}}\\${{{e}:elt}}", "${{{e}:dir}}/../${{{e}}}", "00000000/0000000000000G",
              "0000000G/00000000000001", "00000000/0000000000001")
 SIZES = st.one_of(st.integers(0, 40), st.sampled_from([4095, 4096, 65536, 100001]))
+# Queue options an open may give (None: not given); Simple granularities are those GRANULARITY_DIGITS can check
+OPTIONS = {"rndhex": st.sampled_from([None, 0, 9, 15]), "umask": st.sampled_from([None, 0o027, 0o002, 0])}
+SIMPLE_OPTIONS = {**OPTIONS, "granularity": st.sampled_from([None, 16, 256])}
+PROCESS_UMASK = "0077"  # a process umask for the drivers, unlike any usual one (COMMON-4)
+# Table files the kit writes over a table field: (content, what get returns or None for invalid_data, requirement)
+TABLE_REWRITES = ((b"k\t1\nk\t2\n", {"k": "2"}, "TABLE-8"), (b"a\t1\nb\t2\na\t3\n", {"a": "3", "b": "2"}, "TABLE-8"),
+                  (b"k\n", None, "TABLE-5"), (b"k\tv\tw\n", None, "TABLE-5"), (b"\nk\tv\n", None, "TABLE-5"))
+# (not an empty line after the last entry: TABLE-7 lets a reader ignore it)
 
 
 class Finding(AssertionError):
@@ -106,6 +115,7 @@ def typed(kind: str, value: Any) -> dict[str, Any]:
     return {"type": kind, "value": value}
 
 
+EMPTY: dict[str, Any] = {"string": "", "binary": b"", "table": {}}
 VALUES = {"string": TEXT, "binary": st.binary(max_size=24), "table": st.dictionaries(TABLE_TEXT, TABLE_TEXT, max_size=3)}
 
 
@@ -125,6 +135,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             self.scratch = Path(tempfile.mkdtemp(prefix="dirqkit-fuzz-"))
             self.planted_names = 0
             self.queue: dict[str, Any] = {"type": plan.queue_type}
+            self.umask: str | None = None
+            self.made: dict[str, Element] = {}  # role -> the element its last add made
             self.model = Model(plan.queue_type, {})  # replaced when the actors have opened the queue
 
         # -- set-up ------------------------------------------------------
@@ -132,20 +144,26 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
         @initialize(impls=st.lists(st.sampled_from(plan.names), min_size=2, max_size=4),
                     schema=st.lists(st.tuples(st.sampled_from(FIELD_NAMES), st.sampled_from(FIELD_TYPES), st.booleans()),
                                     min_size=1, max_size=3, unique_by=lambda f: f[0]),
-                    maxelts=st.sampled_from([None, 1, 2, 3]))
+                    maxelts=st.sampled_from([None, 1, 2, 3]), options=st.fixed_dictionaries(SIMPLE_OPTIONS if simple else OPTIONS),
+                    umask=st.sampled_from([None, PROCESS_UMASK]))
         @guarded
-        def start(self, impls: list[str], schema: list[tuple[str, str, bool]], maxelts: int | None) -> None:
+        def start(self, impls: list[str], schema: list[tuple[str, str, bool]], maxelts: int | None,
+                  options: dict[str, int | None], umask: str | None) -> None:
+            chosen = {name: value for name, value in options.items() if value is not None}
+            self.umask = umask  # the drivers' process umask (None: the kit's own, which the model does not know)
             if not simple:  # the first field is mandatory (SCHEMA-3)
                 self.queue["schema"] = {name: kind + ("?" if optional and i else "") for i, (name, kind, optional) in enumerate(schema)}
                 if maxelts:
-                    self.queue["options"] = {"maxelts": maxelts}
+                    chosen["maxelts"] = maxelts
+            if chosen:
+                self.queue["options"] = chosen
             if self.stopped:
                 return
             count = max(len(impls), *(ROLES.index(r) + 1 for r in plan.pins), 2)
             impls = (impls * 4)[:count]
             self.roles = {ROLES[i]: plan.pins.get(ROLES[i], impls[i]) for i in range(count)}
             case = Case(id="fuzz", title="generated", requirements=("SPEC-1",), queue=self.queue,
-                        roles={role: "consumer" for role in self.roles}, steps=(), group="fuzz", where="dirqkit fuzz")
+                        roles={role: "consumer" for role in self.roles}, steps=(), group="fuzz", where="dirqkit fuzz", umask=umask)
             for role, name in self.roles.items():  # one at a time: a driver that will not start is its role's outcome
                 try:
                     self.actors.update(session.pool.actors(Assignment(((role, name),)), plan.implementations, case))
@@ -155,7 +173,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                     return
             self.engine = Engine(case, self.actors, self.scratch / "queue", self.scratch / "work")
             self.engine.run.work.mkdir(parents=True)
-            self.model = Model(plan.queue_type, self.engine.run.bindings, self.queue.get("schema", {}), maxelts or 16000)
+            self.model = Model(plan.queue_type, self.engine.run.bindings, self.queue.get("schema", {}), maxelts or 16000,
+                               options=chosen, process_umask=int(umask, 8) if umask else None)
             try:
                 self.engine.open_queues()
             except OpError as error:
@@ -174,6 +193,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             except (OpError, DriverError):
                 pass
             finally:
+                for feeder in getattr(getattr(self, "engine", None), "feeders", ()):
+                    feeder.stop()
                 session.pool.release(self.actors)
                 shutil.rmtree(self.scratch, ignore_errors=True)
                 session.example_ended(self)
@@ -192,6 +213,9 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             try:
                 self.engine.run_step(index, step)
             except CaseFailed as failed:
+                if "op" in step and getattr(self.engine.last, "kind", None) == "unsupported":
+                    self.stopped = True  # the driver cannot express the op (SKIP in dirqkit run): no verdict, the example ends
+                    return False
                 if failed.violated[:1] not in ((), (step.get("requirement"),)):  # the engine named another (SPEC-4: the message)
                     step["requirement"] = failed.violated[0]
                 elif "op" in step:
@@ -228,8 +252,21 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             session.finding_raised(self, finding)
             raise finding
 
-        def element(self, index: int) -> Element:
-            return self.model.elements[index % len(self.model.elements)]
+        def names_increase(self, role: str, element: Element) -> None:
+            """NAME-7, for the queue object of ``role``: its new name is above its previous one, else its own list
+            (by add order) fails, blaming it."""
+            previous = self.made.get(role)
+            self.made[role] = element
+            step = self.model.name_order_step(previous, element) if previous is not None and not self.stopped else None
+            if step is not None:
+                self.act(role, step)
+
+        def element(self, index: int, locked: bool = False) -> Element:
+            """An element the fuzzer added; with ``locked``, a locked one if there is any (where get and remove do
+            their work, rather than refuse)."""
+            chosen = [e for e in self.model.live() if e.locked] if locked else []
+            chosen = chosen or self.model.elements
+            return chosen[index % len(chosen)]
 
         def fresh_name(self) -> str:
             self.planted_names += 1
@@ -251,12 +288,31 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 return
             var = f"e{len(self.model.elements) + 1}"
             if self.act(self.role(actor), self.model.add_step(var, value)):
-                self.check(self.model.layout_checks(self.model.added(var, value)))
+                element, made = self.model.added(var, value)
+                self.check(self.model.layout_checks(element, made))
+                self.names_increase(self.role(actor), element)
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), text=TEXT, surrogate=st.sampled_from(["\ud800", "\udbff", "\udc00"]))
+        @precondition(lambda _: not simple)  # the other type has no such op
+        @guarded
+        def add_unencodable(self, actor: int, index: int, text: str, surrogate: str) -> None:
+            """Normal: an add whose string field holds a lone surrogate, the other mandatory fields empty: refused."""
+            if self.stopped:
+                return
+            schema = {name: kind.rstrip("?") for name, kind in self.queue["schema"].items()}
+            strings = [name for name, kind in schema.items() if kind == "string"]
+            if not strings:
+                return
+            value = {name: typed(kind, EMPTY[kind]) for name, kind in schema.items() if not self.queue["schema"][name].endswith("?")}
+            value[strings[index % len(strings)]] = typed("string", text[:3] + surrogate + text[3:])
+            if self.act(self.role(actor), self.model.unencodable_add_step(value)):
+                self.check(self.model.refused_add())
 
         @rule(actor=st.integers(0, 3), size=SIZES, seed=st.binary(min_size=1, max_size=6))
+        @precondition(lambda _: simple)  # the other type has no such op
         @guarded
         def add_path(self, actor: int, size: int, seed: bytes) -> None:
-            if self.stopped or not simple:
+            if self.stopped:
                 return
             var = f"e{len(self.model.elements) + 1}"
             value = payload(size, seed)
@@ -265,9 +321,10 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             step = {"op": "add_path", "args": {"path": f"$WORK/{var}"}, "bind": var,
                     "expect": {"match": "[0-9a-f]{8}/[0-9a-f]{14}"}, "requirement": "SIMPLE-ADDPATH-1"}
             if self.act(self.role(actor), step):
-                self.model.added(var, value)
+                element = self.model.added(var, value)[0]
                 self.check([("SIMPLE-ADDPATH-1", {"absent": [source]}),
                             ("SIMPLE-ADDPATH-2", {"kind": {f"${var}": "file"}, "content": {f"${var}": literal(value)}})])
+                self.names_increase(self.role(actor), element)
 
         # -- consumer ops ----------------------------------------------------
 
@@ -281,12 +338,12 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.act(self.role(actor), step):
                 self.check(self.model.locked(element) if step.get("expect") is True else self.model.unchanged(element, step["requirement"]))
 
-        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), permissive=st.sampled_from([None, True, False]))
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), permissive=st.sampled_from([None, True, False]), locked=st.booleans())
         @guarded
-        def unlock(self, actor: int, index: int, permissive: bool | None) -> None:
+        def unlock(self, actor: int, index: int, permissive: bool | None, locked: bool) -> None:
             if self.stopped or not self.model.elements:
                 return
-            element = self.element(index)
+            element = self.element(index, locked)
             step = self.model.unlock_step(element, permissive)
             if self.act(self.role(actor), step):
                 if step.get("expect") is True:
@@ -306,12 +363,12 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.act(self.role(actor), step) and element.present:
                 self.check(self.model.touched(element))
 
-        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), locked=st.booleans())
         @guarded
-        def get(self, actor: int, index: int) -> None:
+        def get(self, actor: int, index: int, locked: bool) -> None:
             if self.stopped or not self.model.elements:
                 return
-            self.act(self.role(actor), self.model.get_step(self.element(index)))
+            self.act(self.role(actor), self.model.get_step(self.element(index, locked)))
 
         @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
         @guarded
@@ -321,12 +378,14 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             locked = [e for e in self.model.elements if e.locked]
             self.act(self.role(actor), self.model.get_path_step(locked[index % len(locked)]))
 
-        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), locked=st.booleans())
         @guarded
-        def remove(self, actor: int, index: int) -> None:
+        def remove(self, actor: int, index: int, locked: bool) -> None:
             if self.stopped or not self.model.elements:
                 return
-            element = self.element(index)
+            element = self.element(index, locked)
+            if element.subdir and element.locked:  # removing it meets the foreign subdirectory: beyond the model
+                return
             step = self.model.remove_step(element)
             if self.act(self.role(actor), step):
                 self.check(self.model.removed(element) if "expect" in step else self.model.unchanged(element, step["requirement"]))
@@ -361,7 +420,23 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
         @guarded
         def purge(self, actor: int, maxtemp: int | None, maxlock: int | None) -> None:
             if not self.stopped and self.act(self.role(actor), self.model.purge_step(maxtemp, maxlock)):
-                self.check(self.model.purged(maxtemp, maxlock))
+                self.check(self.model.purged(maxtemp, maxlock) + self.model.link_targets())
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        @guarded
+        def open_invalid(self, actor: int, index: int) -> None:
+            """An open with an option out of its range, or (Normal) a schema with a bad field name: refused."""
+            if self.stopped:
+                return
+            options = INVALID_OPTIONS + (SIMPLE_INVALID_OPTIONS if simple else ())
+            names = () if simple else INVALID_FIELD_NAMES
+            choice = index % (len(options) + len(names))
+            if choice < len(options):
+                step = self.model.invalid_open_step(*options[choice])
+            else:
+                schema = {**self.queue["schema"], names[choice - len(options)]: "string?"}
+                step = self.model.invalid_open_step("SCHEMA-1", schema=schema)
+            self.act(self.role(actor), step)
 
         # -- kit actions -------------------------------------------------
 
@@ -373,9 +448,9 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
         @rule(index=st.integers(0, 63), seconds=st.sampled_from(BACKDATES))
         @guarded
         def backdate(self, index: int, seconds: int) -> None:
-            if self.stopped or not self.model.live():
+            live = [e for e in self.model.live() if not e.lock_swap]  # a lock the kit swapped keeps its own time
+            if self.stopped or not live:
                 return
-            live = self.model.live()
             element = live[index % len(live)]
             if self.act(None, {"fs": {"backdate": [f"${element.var}"], "seconds": seconds}}):
                 element.age = seconds
@@ -404,9 +479,9 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             real = self.model.resolve(path).split("/", 1)[0] if simple else None
             self.model.planted.append(Planted(path, "temp", real, age, inner=inner))
 
-        @rule(index=st.integers(0, 63), choice=st.integers(0, 4), at_top=st.booleans())
+        @rule(index=st.integers(0, 63), choice=st.integers(0, 4), at_top=st.booleans(), age=st.sampled_from([0, *BACKDATES]))
         @guarded
-        def plant_foreign(self, index: int, choice: int, at_top: bool) -> None:
+        def plant_foreign(self, index: int, choice: int, at_top: bool, age: int) -> None:
             """An entry the format does not own (COMMON-2), or an element name of the wrong type (ITER-4)."""
             if self.stopped:
                 return
@@ -421,27 +496,119 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 name = f"{name}.top"  # a name at TOP that is no intermediate directory
             path = f"{directory}/{name}" if directory else name
             if kind == "file":
-                self.act(None, {"fs": {"write": path, "text": "not the queue's"}})
+                self.act(None, {"fs": {"write": path, "text": FOREIGN_TEXT}})
             else:
                 self.act(None, {"fs": {"mkdir": path}})
+            if age:  # an old foreign entry: no limit of a purge makes it the queue's
+                self.act(None, {"fs": {"backdate": [path], "seconds": age}})
             wrong_type = name == hexname
             real = self.model.resolve(directory) if directory else None
-            self.model.planted.append(Planted(path, "wrongtype" if wrong_type else "foreign", real))
+            self.model.planted.append(Planted(path, "wrongtype" if wrong_type else "foreign", real, age, dir_entry=kind == "dir"))
 
-        @rule(index=st.integers(0, 63))
+        def link_target(self) -> None:
+            """The file out of the queue that planted links point to, older than any link (SEC-1)."""
+            if not os.path.lexists(self.engine.run.work / "target"):
+                self.act(None, {"fs": {"write": "WORK/target" if simple else "WORK/target/body", "text": LINK_TARGET_TEXT}})
+                self.act(None, {"fs": {"backdate": ["WORK/target"], "seconds": LINK_TARGET_AGE}})
+                self.model.link_target = True
+
+        @rule(index=st.integers(0, 63), as_temp=st.booleans(), age=st.sampled_from([0, BACKDATES[0]]))
         @guarded
-        def plant_symlink(self, index: int) -> None:
-            """A symbolic link named like an element (ITER-4, SEC-1): never yielded, counted or followed."""
+        def plant_symlink(self, index: int, as_temp: bool, age: int) -> None:
+            """A symbolic link named like an element (ITER-4, SEC-1): never yielded, counted or followed; Simple,
+            also one named like a temp, younger than its target: purge judges it by its own age (SEC-1)."""
             if self.stopped or not self.model.existing_dirs():
                 return
             directory = self.dir_with_room(index)
             assert directory is not None
-            target = "WORK/target" if simple else "WORK/target/body"
-            if not os.path.lexists(self.engine.run.work / "target"):
-                self.act(None, {"fs": {"write": target, "text": "outside the queue"}})
-            path = f"{directory}/{self.fresh_name()}"
+            self.link_target()
+            as_temp = as_temp and simple
+            path = f"{directory}/{self.fresh_name()}" + (".tmp" if as_temp else "")
             self.act(None, {"fs": {"symlink": path, "target": "$WORK/target"}})
-            self.model.planted.append(Planted(path, "symlink", self.model.resolve(directory)))
+            if age:
+                self.act(None, {"fs": {"backdate": [path], "seconds": age}})
+            self.model.planted.append(Planted(path, "temp" if as_temp else "symlink", self.model.resolve(directory), age, link=True))
+
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        @guarded
+        def touch_link(self, actor: int, index: int) -> None:
+            """touch of a name that is a symbolic link: the link's own time is set, its target's is not (SEC-1)."""
+            links = [p for p in self.model.planted if p.present and p.kind == "symlink"]
+            if self.stopped or not links:
+                return
+            link = links[index % len(links)]
+            if self.act(self.role(actor), self.model.touch_link_step(link)):
+                self.check(self.model.link_touched(link) + self.model.link_targets())
+
+        @rule(index=st.integers(0, 63), fifo=st.booleans())
+        @precondition(lambda _: simple)  # the other type has no such op
+        @guarded
+        def swap_lock(self, index: int, fifo: bool) -> None:
+            """Simple: the lock of a locked element becomes a symbolic link out of the queue, or a FIFO; get reads
+            neither (SEC-1, SEC-6)."""
+            locked = [e for e in self.model.live() if e.locked and not e.lock_swap]
+            if self.stopped or not locked:
+                return
+            element = locked[index % len(locked)]
+            self.act(None, {"fs": {"remove": f"${element.var}.lck"}})
+            if fifo:
+                self.act(None, {"fs": {"fifo": f"${element.var}.lck"}})
+            else:
+                self.link_target()
+                self.act(None, {"fs": {"symlink": f"${element.var}.lck", "target": "$WORK/target"}})
+            element.lock_swap, element.age = "fifo" if fifo else "link", 0
+
+        @rule(index=st.integers(0, 63), field=st.integers(0, 2), fifo=st.booleans())
+        @precondition(lambda _: not simple)  # the other type has no such op
+        @guarded
+        def swap_field(self, index: int, field: int, fifo: bool) -> None:
+            """Normal: a field file of an element becomes a FIFO, or a symbolic link out of the queue; get reads
+            neither (SEC-6: invalid_data; SEC-1)."""
+            live = [e for e in self.model.live() if not e.unreadable]
+            if self.stopped or not live:
+                return
+            element = live[index % len(live)]
+            path = f"${element.var}/{sorted(element.data)[field % len(element.data)]}"
+            self.act(None, {"fs": {"remove": path}})
+            if fifo:
+                self.act(None, {"fs": {"fifo": path}})
+            else:
+                self.link_target()
+                self.act(None, {"fs": {"symlink": path, "target": "$WORK/target/body"}})
+            element.unreadable = ("invalid_data", "SEC-6") if fifo else ("any", "SEC-1")
+            element.age = 0  # the element directory changed: its time, the lock time, is now
+
+        @rule(index=st.integers(0, 63))
+        @precondition(lambda _: not simple)  # the other type has no such op
+        @guarded
+        def plant_subdir(self, index: int) -> None:
+            """Normal: a foreign subdirectory in an element: its link count is a locked one's, yet it is not locked."""
+            live = [e for e in self.model.live() if not e.subdir]
+            if self.stopped or not live:
+                return
+            element = live[index % len(live)]
+            if self.act(None, {"fs": {"mkdir": f"${element.var}/extra"}}):
+                element.subdir, element.age = True, 0  # the element directory changed: its time, the lock time, is now
+
+        @rule(index=st.integers(0, 63), rewrite=st.integers(0, len(TABLE_REWRITES) - 1))
+        @precondition(lambda _: not simple)  # the other type has no such op
+        @guarded
+        def rewrite_table(self, index: int, rewrite: int) -> None:
+            """Normal: a table field is written over, with a key twice (TABLE-8) or a malformed line (TABLE-5)."""
+            if self.stopped:
+                return
+            fields = [(e, name) for e in self.model.live() if not e.unreadable
+                      for name, value in e.data.items() if value["type"] == "table"]
+            if not fields:
+                return
+            element, name = fields[index % len(fields)]
+            content, table, requirement = TABLE_REWRITES[rewrite]
+            if self.act(None, {"fs": {"write": f"${element.var}/{name}", **literal(content)}}):
+                element.data = {**element.data, name: {"type": "table", "value": table}}
+                if table is None:
+                    element.unreadable = ("invalid_data", requirement)
+                else:
+                    element.get_requirement = requirement
 
         @rule()
         @guarded

@@ -13,6 +13,7 @@ or a day, so staleness never depends on how long a step took.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,17 @@ BACKDATES = (3600, 172800)  # the ages the kit gives lock times and temps
 LIMITS = (0, 1800, 86400)  # maxtemp / maxlock values a purge gets (0: that class is not purged)
 DEFAULT_LIMITS = {"maxtemp": 300, "maxlock": 600}  # COMMON-8
 PLANTED_OLD_DIR = "00000001"  # an intermediate directory older than any a producer makes now
+# Granularities whose multiples a pattern can state: the last one or two hex digits of the directory are 0
+GRANULARITY_DIGITS = {16: 1, 256: 2}
+# Options an implementation must refuse with invalid_option, and the requirement that says so
+INVALID_OPTIONS = (("NAME-5", {"rndhex": 16}), ("NAME-5", {"rndhex": -1}), ("COMMON-3", {"umask": 512}),
+                   ("COMMON-3", {"umask": -1}), ("COMMON-8", {"maxtemp": -1}), ("COMMON-8", {"maxlock": -300}))
+SIMPLE_INVALID_OPTIONS = (("SIMPLE-DIR-2", {"granularity": -60}),)
+# SCHEMA-1: field names are ASCII letters and digits, never "locked"
+INVALID_FIELD_NAMES = ("locked", "a-b", "a_b", "é")
+FOREIGN_TEXT = "not the queue's"
+LINK_TARGET_TEXT = "outside the queue"
+LINK_TARGET_AGE = BACKDATES[-1]  # the kit backdates the target of the links it plants by this much
 
 
 def literal(data: bytes) -> dict[str, str]:
@@ -40,6 +52,10 @@ class Element:
     present: bool = True
     locked: bool = False
     age: int = 0  # how far the kit backdated the lock time (0: set just now)
+    lock_swap: str | None = None  # Simple: what the kit put in place of E.lck: a "link" out of the queue or a "fifo"
+    get_requirement: str | None = None  # Normal: the kit rewrote a table field; what its get rests on
+    unreadable: tuple[str, str] | None = None  # Normal: the error get must fail with, and why (a field the kit spoilt)
+    subdir: bool = False  # Normal: the kit made a foreign subdirectory in the element (no lock for all that: NFS-3)
 
 
 @dataclass
@@ -50,6 +66,8 @@ class Planted:
     age: int = 0
     present: bool = True
     inner: str | None = None  # Normal temp: a foreign file planted inside it
+    link: bool = False  # a symbolic link out of the queue (its target is older than itself: ages come from lstat)
+    dir_entry: bool = False  # a directory, not a file
 
 
 def stale(age: int, limit: int) -> bool:
@@ -66,6 +84,9 @@ class Model:
     elements: list[Element] = field(default_factory=list)
     planted: list[Planted] = field(default_factory=list)
     dirs: dict[str, bool] = field(default_factory=dict)  # actual intermediate directory -> exists
+    options: dict[str, int] = field(default_factory=dict)  # the queue's options (granularity, rndhex, umask)
+    process_umask: int | None = None  # the drivers' process umask, when the kit set it
+    link_target: bool = False  # the kit made the file out of the queue that the links it plants point to
 
     # -- names ----------------------------------------------------------
 
@@ -99,13 +120,35 @@ class Model:
 
     # -- ops: the step a case holds ---------------------------------------
 
+    def name_pattern(self) -> str:
+        """NAME-4: with the rndhex option, the last digit of every name is that digit."""
+        rndhex = self.options.get("rndhex")
+        return "[0-9a-f]{14}" if rndhex is None else f"[0-9a-f]{{13}}{rndhex:x}"
+
     def add_step(self, var: str, data: Any) -> dict[str, Any]:
-        if self.simple:
+        if self.simple:  # SIMPLE-DIR-1: the directory is a multiple of the granularity
+            zeros = GRANULARITY_DIGITS.get(self.options.get("granularity", 60), 0)
+            directory = f"[0-9a-f]{{{8 - zeros}}}{'0' * zeros}"
             return {"op": "add", "args": {"data": literal(data)}, "bind": var,
-                    "expect": {"match": ELEMENT_ID}, "requirement": "SIMPLE-ADD-5"}
+                    "expect": {"match": f"{directory}/{self.name_pattern()}"}, "requirement": "SIMPLE-ADD-5"}
         target, requirement = self.insertion_dir()
         return {"op": "add", "args": {"data": data}, "bind": var,
-                "expect": {"match": f"{target}/[0-9a-f]{{14}}"}, "requirement": requirement}
+                "expect": {"match": f"{target}/{self.name_pattern()}"}, "requirement": requirement}
+
+    def unencodable_add_step(self, data: dict[str, Any]) -> dict[str, Any]:
+        """NORMAL-FIELD-2: a string with no UTF-8 encoding (a lone surrogate) is refused with invalid_data."""
+        return {"op": "add", "args": {"data": data}, "error": "invalid_data", "requirement": "NORMAL-FIELD-2"}
+
+    def refused_add(self) -> list[tuple[str, dict[str, Any]]]:
+        """NORMAL-ADD-1: an add refused for its data made no change: no temporary/ entry besides the kit's."""
+        return [("NORMAL-ADD-1", {"count": {"temporary/*": sum(1 for p in self.planted if p.present and p.kind == "temp")}})]
+
+    def invalid_open_step(self, requirement: str, options: dict[str, int] | None = None,
+                          schema: dict[str, str] | None = None) -> dict[str, Any]:
+        """An open the implementation must refuse: an option out of range, or a schema with a bad field name."""
+        if schema is not None:
+            return {"op": "open", "args": {"schema": schema}, "error": "invalid_schema", "requirement": requirement}
+        return {"op": "open", "args": {"options": options}, "error": "invalid_option", "requirement": requirement}
 
     def insertion_dir(self) -> tuple[str, str]:
         """NORMAL-DIR-1: the greatest directory while it has room, else the next; an empty one is used (NORMAL-DIR-4)."""
@@ -118,11 +161,13 @@ class Model:
             return greatest, "NORMAL-DIR-4"
         return (greatest if entries < self.maxelts else f"{int(greatest, 16) + 1:08x}"), "NORMAL-DIR-1"
 
-    def added(self, var: str, data: Any) -> Element:
+    def added(self, var: str, data: Any) -> tuple[Element, bool]:
+        """The element just added, and whether its add made its intermediate directory."""
         element = Element(var, data)
         self.elements.append(element)
+        made = not self.dirs.get(self.dir_of(element))
         self.dirs[self.dir_of(element)] = True
-        return element
+        return element, made
 
     def req(self, simple: str, normal: str) -> str:
         return simple if self.simple else normal
@@ -155,14 +200,31 @@ class Model:
         step = {"op": "touch", "args": {"name": f"${element.var}"}, "requirement": self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1")}
         return {**step, "expect": None} if element.present else {**step, "error": "not_found"}
 
+    def touch_link_step(self, link: Planted) -> dict[str, Any]:
+        """touch(D/E) where E is a symbolic link: it succeeds on the link itself (SIMPLE-TOUCH-1, NORMAL-TOUCH-1)."""
+        return {"op": "touch", "args": {"name": link.path}, "expect": None, "requirement": self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1")}
+
+    def link_touched(self, link: Planted) -> list[tuple[str, dict[str, Any]]]:
+        link.age = 0
+        return [(self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1"), {"fresh": [link.path]})]
+
     def get_step(self, element: Element) -> dict[str, Any]:
         step = {"op": "get", "args": {"name": f"${element.var}"}}
         if not (element.present and element.locked):  # the message names the element (SPEC-4)
             return {**step, "error": "not_locked", "message": [f"${{{element.var}:elt}}"],
-                    "requirement": self.req("SIMPLE-GET-1", "NORMAL-GET-1")}
+                    "requirement": self.unlocked_requirement(element, "SIMPLE-GET-1", "NORMAL-GET-1")}
+        if element.lock_swap:  # E.lck is a link out of the queue (SEC-1) or a FIFO (SEC-6): get reads neither
+            return {**step, "error": "any", "requirement": "SEC-1" if element.lock_swap == "link" else "SEC-6"}
         if self.simple:
             return {**step, "expect": literal(element.data), "requirement": "SIMPLE-GET-1"}
-        return {**step, "expect": element.data, "requirement": "NORMAL-GET-2"}
+        if element.unreadable:
+            return {**step, "error": element.unreadable[0], "requirement": element.unreadable[1]}
+        return {**step, "expect": element.data, "requirement": element.get_requirement or "NORMAL-GET-2"}
+
+    def unlocked_requirement(self, element: Element, simple: str, normal: str) -> str:
+        """What refuses an op on an unlocked element: NFS-3 when a foreign subdirectory would give it a link count
+        like a locked one's."""
+        return "NFS-3" if element.subdir else self.req(simple, normal)
 
     def get_path_step(self, element: Element) -> dict[str, Any]:
         path = f"$TOP/${{{element.var}}}.lck" if self.simple else f"$TOP/${{{element.var}}}"
@@ -173,7 +235,7 @@ class Model:
         step = {"op": "remove", "args": {"name": f"${element.var}"}}
         if element.present and element.locked:
             return {**step, "expect": None, "requirement": self.req("SIMPLE-REMOVE-2", "NORMAL-REMOVE-2")}
-        return {**step, "error": "not_locked", "requirement": self.req("SIMPLE-REMOVE-1", "NORMAL-REMOVE-1")}
+        return {**step, "error": "not_locked", "requirement": self.unlocked_requirement(element, "SIMPLE-REMOVE-1", "NORMAL-REMOVE-1")}
 
     def bad_name_step(self, op: str, name: str) -> dict[str, Any]:
         """NAME-10: an identifier that is not elt-id is refused before any path is built from it."""
@@ -186,13 +248,32 @@ class Model:
         ordered = sorted(self.live(), key=self.ident)
         return {"op": "list", "expect": [f"${e.var}" for e in ordered], "requirement": "ITER-1"}
 
+    def name_order_step(self, previous: Element, element: Element) -> dict[str, Any] | None:
+        """NAME-7: the names one queue object makes increase. When an add of a queue object got an identifier below
+        its previous one, a list by that object shows it: the elements in add order within each directory."""
+        if self.ident(element) > self.ident(previous):
+            return None
+        position = {id(e): i for i, e in enumerate(self.elements)}
+        ordered = sorted(self.live(), key=lambda e: (self.dir_of(e), position[id(e)]))
+        return {"op": "list", "expect": [f"${e.var}" for e in ordered], "requirement": "NAME-7"}
+
     def purge_step(self, maxtemp: int | None, maxlock: int | None) -> dict[str, Any]:
         args = {k: v for k, v in (("maxtemp", maxtemp), ("maxlock", maxlock)) if v is not None}
         return {"op": "purge", "args": args, "expect": None, "requirement": self.req("SIMPLE-PURGE-1", "NORMAL-PURGE-1")}
 
     def refine(self, step: dict[str, Any], outcome: Any) -> str:
         """The requirement a step that did not go as predicted breaks, from what it did instead."""
-        if step["op"] == "list" and isinstance(outcome, list):
+        if step["op"] == "add" and "expect" in step and isinstance(outcome, str) and re.fullmatch(ELEMENT_ID, outcome):
+            directory = step["expect"]["match"].split("/", 1)[0]
+            if not re.fullmatch(self.name_pattern(), outcome[9:]):
+                return "NAME-4"
+            if self.simple and not re.fullmatch(directory, outcome[:8]):
+                return "SIMPLE-DIR-1"
+            dirs = self.existing_dirs()
+            if not self.simple and dirs and outcome[:8] == dirs[-1] != directory and \
+                    sum(1 for e in self.live() if self.dir_of(e) == dirs[-1]) < self.maxelts:
+                return "NORMAL-DIR-2"  # full only with the foreign entries counted, which readdir shows and a link count misses
+        if step["op"] == "list" and step["requirement"] == "ITER-1" and isinstance(outcome, list):
             wanted = [self.ident(e) for e in self.live()]
             if sorted(map(str, outcome)) == sorted(wanted):
                 return "ITER-1"
@@ -205,6 +286,17 @@ class Model:
             if wrong and all(step["expect"][n]["type"] == "table" and "\\" in serialize(step["expect"][n]["value"]).decode()
                              for n in wrong):
                 return "TABLE-6"  # only tables with escapes read back wrong: the reader's unescaping
+        if step["op"] == "purge" and getattr(outcome, "kind", None) is not None and not self.simple:
+            # a purge that failed on a temporary/ entry with a foreign file in it: left in place without error
+            # when stale (NORMAL-PURGE-6), left untouched when young (NORMAL-PURGE-3)
+            # ... or on an old intermediate directory that foreign entries keep (ENOTEMPTY is success: NORMAL-PURGE-2)
+            limit = step["args"].get("maxtemp", DEFAULT_LIMITS["maxtemp"])
+            held = [p for p in self.planted if p.present and p.kind == "temp" and p.inner]
+            kept = [d for d in self.existing_dirs()[:-1] if not any(self.dir_of(e) == d for e in self.live()) and self.entries(d)]
+            if held and (not kept or "temporary" in str(outcome)):
+                return "NORMAL-PURGE-6" if any(stale(p.age, limit) for p in held) else "NORMAL-PURGE-3"
+            if kept:
+                return "NORMAL-PURGE-2"
         if step["op"] == "count" and isinstance(outcome, int):
             wrong_kind = sum(1 for p in self.planted if p.present and p.kind in ("symlink", "wrongtype"))
             return "ITER-4" if wrong_kind and outcome == len(self.live()) + wrong_kind else step["requirement"]
@@ -260,7 +352,7 @@ class Model:
         return f"${element.var}.lck" if self.simple else f"${element.var}/locked"
 
     def unlocked(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
-        element.locked = False
+        element.locked, element.lock_swap = False, None
         return [(self.req("SIMPLE-UNLOCK-1", "NORMAL-UNLOCK-1"), {"absent": [self.lock_of(element)]})]
 
     def touched(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
@@ -269,6 +361,7 @@ class Model:
 
     def removed(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
         element.present = element.locked = False
+        element.lock_swap = None
         checks = [(self.req("SIMPLE-REMOVE-2", "NORMAL-REMOVE-2"), {"absent": [f"${element.var}", self.lock_of(element)]})]
         if not self.simple:
             checks.append(("NORMAL-REMOVE-2", {"count": {"obsolete/*": 0}}))
@@ -281,15 +374,31 @@ class Model:
             return [(requirement, {"absent": [f"${element.var}", self.lock_of(element)]})]
         return [(requirement, {"present": [f"${element.var}"], where: [self.lock_of(element)]})]
 
-    def layout_checks(self, element: Element) -> list[tuple[str, dict[str, Any]]]:
-        """Just added: the element holds its data, and no temp of the add is left."""
+    def modes(self, element: Element, made: bool) -> list[tuple[str, dict[str, Any]]]:
+        """COMMON-3: with the umask option, what the add created has 0666 or 0777 less the umask; COMMON-4:
+        without it, less the process umask."""
+        requirement, umask = ("COMMON-3", self.options["umask"]) if "umask" in self.options else ("COMMON-4", self.process_umask)
+        if umask is None:
+            return []
+        file, directory = f"{0o666 & ~umask:04o}", f"{0o777 & ~umask:04o}"
+        var = element.var
+        if self.simple:
+            modes = {f"${var}": file}
+        else:
+            modes = {f"${var}": directory, **{f"${var}/{name}": file for name in element.data}}
+        if made:
+            modes[f"${{{var}:dir}}"] = directory
+        return [(requirement, {"mode": modes})]
+
+    def layout_checks(self, element: Element, made: bool) -> list[tuple[str, dict[str, Any]]]:
+        """Just added: the element holds its data, no temp of the add is left, the umask option gave the modes."""
         var = element.var
         temps = [p for p in self.planted if p.present and p.kind == "temp"]
         if self.simple:
             directory = self.dir_of(element)
             left = sum(1 for p in self.planted if p.present and p.directory == directory and p.path.endswith(".tmp"))
             return [("SIMPLE-LAYOUT-1", {"kind": {f"${var}": "file"}, "content": {f"${var}": literal(element.data)}}),
-                    ("SIMPLE-ADD-5", {"count": {f"${{{var}:dir}}/*.tmp": left}})]
+                    ("SIMPLE-ADD-5", {"count": {f"${{{var}:dir}}/*.tmp": left}}), *self.modes(element, made)]
         checks: list[tuple[str, dict[str, Any]]] = [("NORMAL-ADD-4", {"kind": {f"${var}": "dir"}, "count": {"temporary/*": len(temps)}})]
         for name, value in element.data.items():
             if value["type"] == "table":
@@ -299,42 +408,67 @@ class Model:
             else:
                 content = {"text": value["value"]} if value["type"] == "string" else {"base64": value["base64"]}
                 checks.append(("NORMAL-ADD-3", {"content": {f"${var}/{name}": content}}))
-        return checks
+        return checks + self.modes(element, made)
 
     def purged(self, maxtemp: int | None, maxlock: int | None) -> list[tuple[str, dict[str, Any]]]:
         """SIMPLE-PURGE-*/NORMAL-PURGE-*: stale temps and locks go, the rest stays, empty old directories go."""
         temp_limit = DEFAULT_LIMITS["maxtemp"] if maxtemp is None else maxtemp
         lock_limit = DEFAULT_LIMITS["maxlock"] if maxlock is None else maxlock
         keep = self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-5")
-        # A fate decided by a defaulted limit, or by a 0 that disables its class, rests on PURGE-1 (with COMMON-8)
         limits = self.req("SIMPLE-PURGE-1", "NORMAL-PURGE-1")
-        lock_rule = (lambda requirement: limits) if maxlock in (None, 0) else (lambda requirement: requirement)
-        temp_rule = (lambda requirement: limits) if maxtemp in (None, 0) else (lambda requirement: requirement)
+
+        def ruled(limit: int | None) -> Any:
+            """A fate decided by a 0 that disables its class, or by the value of a defaulted limit, rests on
+            PURGE-1 (with COMMON-8); one set just now (age 0) is young under any limit: its own rule decides."""
+            return lambda requirement, age: limits if limit == 0 or (limit is None and age) else requirement
+
+        lock_rule, temp_rule = ruled(maxlock), ruled(maxtemp)
         checks: list[tuple[str, dict[str, Any]]] = []
         dirs = self.existing_dirs()
         if not self.simple:  # NORMAL: the directory pass comes first, before locks and temps (6.12)
             checks += self.empty_dirs_gone(dirs, "NORMAL-PURGE-2")
         for element in self.live():
             checks.append((keep, {"present": [f"${element.var}"]}))
+            # SEC-1: a lock that is a link is judged by its own age, which following it would not give
+            linked = element.lock_swap == "link" and stale(element.age, lock_limit) != stale(LINK_TARGET_AGE, lock_limit)
             if element.locked and stale(element.age, lock_limit):
-                element.locked = False
-                checks.append((lock_rule(self.req("SIMPLE-PURGE-3", "NORMAL-PURGE-4")), {"absent": [self.lock_of(element)]}))
+                element.locked, element.lock_swap = False, None
+                checks.append(("SEC-1" if linked else lock_rule(self.req("SIMPLE-PURGE-3", "NORMAL-PURGE-4"), element.age),
+                               {"absent": [self.lock_of(element)]}))
             elif element.locked:
-                checks.append((lock_rule(self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-4")), {"present": [self.lock_of(element)]}))
+                checks.append(("SEC-1" if linked else lock_rule(self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-4"), element.age),
+                               {"present": [self.lock_of(element)]}))
         for planted in [p for p in self.planted if p.present]:
+            # SEC-1: a link's own age decides; its target is older, so following it would decide otherwise
+            linked = planted.link and stale(planted.age, temp_limit) != stale(LINK_TARGET_AGE, temp_limit)
             if planted.kind == "temp" and stale(planted.age, temp_limit):
                 if planted.inner is None:
                     planted.present = False
-                    checks.append((temp_rule(self.req("SIMPLE-PURGE-2", "NORMAL-PURGE-3")), {"absent": [planted.path]}))
+                    checks.append(("SEC-1" if linked else temp_rule(self.req("SIMPLE-PURGE-2", "NORMAL-PURGE-3"), planted.age),
+                                   {"absent": [planted.path]}))
                 else:  # NORMAL-PURGE-6: the foreign file keeps its temp directory
                     checks.append(("NORMAL-PURGE-6", {"present": [planted.inner]}))
             elif planted.kind == "temp":
-                checks.append((temp_rule(self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-3")), {"present": [planted.path]}))
+                checks.append(("SEC-1" if linked else temp_rule(self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-3"), planted.age),
+                               {"present": [planted.path]}))
             else:
-                checks.append(("COMMON-2", {"present": [planted.path]}))
+                checks.append(("COMMON-2", self.untouched(planted)))
         if self.simple:
             checks += self.empty_dirs_gone(dirs, "SIMPLE-PURGE-5")
         return checks
+
+    def untouched(self, planted: Planted) -> dict[str, Any]:
+        """COMMON-2: a foreign entry is still there, a file with the content the kit gave it."""
+        if planted.kind == "foreign" and not planted.dir_entry:
+            return {"present": [planted.path], "content": {planted.path: {"text": FOREIGN_TEXT}}}
+        return {"present": [planted.path]}
+
+    def link_targets(self) -> list[tuple[str, dict[str, Any]]]:
+        """SEC-1: whatever links the kit planted, their target out of the queue holds what it held."""
+        if not self.link_target:
+            return []
+        path = "WORK/target" if self.simple else "WORK/target/body"
+        return [("SEC-1", {"content": {path: {"text": LINK_TARGET_TEXT}}})]
 
     def empty_dirs_gone(self, dirs: list[str], requirement: str) -> list[tuple[str, dict[str, Any]]]:
         checks = []

@@ -25,7 +25,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from dirqkit.fuzz.machine import BudgetSpent, Finding, KitFault, ShrinkSpent, machine_class
 from dirqkit.suite.actors import DriverPool, Implementation
 
-STEPS_PER_EXAMPLE = 20
+STEPS_PER_EXAMPLE = 40
 # Shrinking replays examples through the drivers; after this many replays (Plan.shrink) the session stops
 # Hypothesis and keeps the smallest failing example seen so far. A count, not a time: the same seed
 # shrinks to the same case on any machine.
@@ -57,6 +57,7 @@ class Found:
     roles: dict[str, str]
     queue: dict[str, Any]
     round: int
+    umask: str | None = None  # the drivers' process umask, when the example set one
 
 
 @dataclass
@@ -101,7 +102,7 @@ class Session:
 
     def finding_raised(self, machine: Any, finding: Finding) -> None:
         self._shrinking = True  # from now on the round only shrinks: no budget check may stop it
-        found = Found(finding, list(machine.trace), dict(machine.roles), dict(machine.queue), self._round)
+        found = Found(finding, list(machine.trace), dict(machine.roles), dict(machine.queue), self._round, machine.umask)
         if self._best is None or len(found.trace) < len(self._best.trace):
             self._best = found
 
@@ -134,7 +135,7 @@ class Session:
             run_state_machine_as_test(factory, settings=options)
         except Finding as finding:  # Hypothesis's last replay is its minimal example
             machine = self._machine
-            return self.keep(Found(finding, list(machine.trace), dict(machine.roles), dict(machine.queue), number))
+            return self.keep(Found(finding, list(machine.trace), dict(machine.roles), dict(machine.queue), number, machine.umask))
         except (ShrinkSpent, Flaky) as stop:
             # Hypothesis reports an example stopped before it drew anything (by the budget or a spent shrink) as
             # inconsistent data generation when earlier examples on that path drew more: the stop is ours, not flaky.
@@ -145,7 +146,8 @@ class Session:
                 return self.keep(self._best)
             if self._budget_spent:
                 raise BudgetSpent() from None
-            self.flaky.append(str(stop).splitlines()[0])
+            seen = f"; first seen: {self._best.finding}" if self._best is not None else ""
+            self.flaky.append(str(stop).splitlines()[0] + seen)
         return False
 
     def keep(self, found: Found) -> bool:
