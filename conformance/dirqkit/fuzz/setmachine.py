@@ -24,6 +24,7 @@ from dirqkit.fuzz.setoracle import SetModel
 SCHEMA = {"body": "string"}  # the Normal members' schema
 ALIASES = ("same path", "other path", "symlink")  # how the alias entry reaches its member's TOP
 NAMES = 9  # planted element names 1..NAMES, three to a directory (a member's names grow with its directories)
+MAX_PAIRS = 200  # above what an example makes (3 members of NAMES planted, one add a step)
 
 
 def planted_ident(number: int) -> str:
@@ -116,6 +117,16 @@ def set_machine_class(session: Any) -> type[RuleBasedStateMachine]:
             step = None if self.stopped else self.model.next_step(self.role(actor))
             if step is not None:
                 self.act(self.role(actor), step)
+
+        @rule(actor=st.integers(0, 3))
+        @guarded
+        def set_drain(self, actor: int) -> None:
+            """A consumer's loop: set_next until the end (what an element added or removed ahead of it does shows)."""
+            role = self.role(actor)
+            for _ in range(MAX_PAIRS):  # more pairs than the members can hold: the end comes first
+                step = None if self.stopped else self.model.next_step(role)
+                if step is None or not self.act(role, step) or step["expect"] is None:
+                    return
 
         @rule(actor=st.integers(0, 3), entry=st.integers(0, 3))
         @guarded

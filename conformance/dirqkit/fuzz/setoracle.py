@@ -9,7 +9,7 @@ modelled as SPEC.md describes it: each member lists TOP when the iteration
 starts and an intermediate directory when it reaches it, one pending
 identifier per member (SET-6, ITER-2), merged by element name, ties by the
 order the members were added (SET-1, SET-2); adding or removing a member
-starts it over (SET-5). A change to a member that SPEC.md leaves open (in a
+while it is in progress starts it over (SET-5). A change to a member that SPEC.md leaves open (in a
 directory the member has already listed, a directory made after the start)
 makes the next pair unknown: the model predicts nothing until the next
 ``set_first``.
@@ -45,6 +45,7 @@ class SetModel:
     elements: dict[int, set[str]] = field(default_factory=dict)  # real member -> identifiers
     sets: dict[str, list[int]] = field(default_factory=dict)  # role -> entries in its set, in the order added
     iterations: dict[str, Iteration | None] = field(default_factory=dict)  # role -> iteration (None: unknown)
+    running: set[str] = field(default_factory=set)  # roles whose iteration yielded a pair last: one in progress
     tokens: dict[str, str] = field(default_factory=dict)  # identifier an implementation made -> its binding ($eN)
 
     def shown(self, pair: Pair) -> list[Any]:
@@ -104,7 +105,7 @@ class SetModel:
 
     def first_step(self, role: str) -> dict[str, Any]:
         iteration = self.start(role)
-        return self.pair_step("set_first", iteration, "SET-1")
+        return self.pair_step(role, "set_first", iteration, "SET-1")
 
     def next_step(self, role: str) -> dict[str, Any] | None:
         iteration = self.iterations.get(role)
@@ -112,13 +113,17 @@ class SetModel:
             return None
         requirement = "SET-5" if iteration.restarted else "SET-1"
         iteration.restarted = False
-        return self.pair_step("set_next", iteration, requirement)
+        return self.pair_step(role, "set_next", iteration, requirement)
 
-    def pair_step(self, op: str, iteration: Iteration, requirement: str) -> dict[str, Any]:
+    def pair_step(self, role: str, op: str, iteration: Iteration, requirement: str) -> dict[str, Any]:
         for entry in iteration.order:  # every member has its pending identifier (one each: SET-6)
             self.fill(self.real(entry), iteration.cursors[self.real(entry)])
         candidates = [(e, c.listed[0]) for e in iteration.order for c in [iteration.cursors[self.real(e)]] if c.listed]
         pair = self.take(iteration)
+        if pair is None:  # the iteration ended: what a change of members does now is open
+            self.running.discard(role)
+        else:
+            self.running.add(role)
         eager = iteration.eager.pop(0) if iteration.eager else None
         if pair != eager and requirement == "SET-1":
             requirement = "SET-6"  # a set that read its members at the start would yield another pair
@@ -134,8 +139,16 @@ class SetModel:
             if iteration is None or real not in iteration.cursors:
                 continue
             cursor = iteration.cursors[real]
-            if iteration.restarted or not cursor.listed or directory not in cursor.dirs:
+            if iteration.restarted or directory not in cursor.dirs or directory <= self.reached(real, cursor, ident):
                 self.iterations[role] = None
+
+    def reached(self, real: int, cursor: Cursor, changed: str) -> str:
+        """The last directory the member may have listed: the one being read; when its pending identifier was just
+        taken, the next one with an element (an implementation may read ahead right after yielding)."""
+        if cursor.listed:
+            return cursor.listed[0].split("/")[0]
+        before = self.elements[real] ^ {changed}  # the member as it was before the change
+        return next((d for d in cursor.dirs if any(i.split("/")[0] == d for i in before)), "~")  # "~": past any name
 
     def add(self, real: int, ident: str) -> None:
         self.elements[real].add(ident)
@@ -167,12 +180,15 @@ class SetModel:
         return {**step, "expect": None}
 
     def restart(self, role: str) -> None:
-        """SET-5: after a change of members, the next pair is the first of the changed set (once the role has
-        started an iteration: a set_next before any set_first is the implementation's)."""
-        if role in self.iterations:
+        """SET-5: a change of members during an iteration makes the next pair the first of the changed set. Before
+        any set_first, after the end (null) and after a list, what the next set_next gives is open."""
+        if role in self.running:
             self.start(role).restarted = True
+        else:
+            self.forget(role)
 
     def forget(self, role: str) -> None:
+        self.running.discard(role)
         if role in self.iterations:
             self.iterations[role] = None
 
