@@ -609,11 +609,12 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.act(None, {"fs": {"mkdir": f"${element.var}/extra"}}):
                 element.subdir, element.age = True, 0  # the element directory changed: its time, the lock time, is now
 
-        @rule(index=st.integers(0, 63), rewrite=st.integers(0, len(TABLE_REWRITES) - 1))
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), rewrite=st.integers(0, len(TABLE_REWRITES) - 1))
         @precondition(lambda _: not simple)  # the other type has no such op
         @guarded
-        def rewrite_table(self, index: int, rewrite: int) -> None:
-            """Normal: a table field is written over, with a key twice (TABLE-8) or a malformed line (TABLE-5)."""
+        def rewrite_table(self, actor: int, index: int, rewrite: int) -> None:
+            """Normal: a table field is written over, with a key twice (TABLE-8) or a malformed line (TABLE-5); a
+            locked element is then read."""
             if self.stopped:
                 return
             fields = [(e, name) for e in self.model.live() if not e.unreadable
@@ -628,6 +629,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                     element.unreadable = ("invalid_data", requirement)
                 else:
                     element.get_requirement = requirement
+                if element.locked:
+                    self.act(self.role(actor), self.model.get_step(element))
 
         @rule()
         @guarded
