@@ -7,8 +7,8 @@ on PYTHONPATH), then fuzzed as the only implementation, with a time budget
 (default 60 s) and ``--max-findings 1``. Its queue type comes from what it
 breaks: Normal for a NORMAL-, TABLE- or SCHEMA- requirement or an edit of
 normal.py, table.py or schema.py, Simple for a SIMPLE- one or an edit of
-simple.py, else both (half the budget each); a SET- mutant is not fuzzed
-(no set queues) and counts as survived. A mutant is killed when the case
+simple.py, a queue set for a SET- requirement or an edit of queueset.py,
+else Simple and Normal (half the budget each). A mutant is killed when the case
 written for the first finding cites the mutant's requirement.
 
 Prints a table (mutant, killed?, requirement found, seconds) and the share
@@ -37,6 +37,8 @@ NORMAL_FILES = {"normal.py", "table.py", "schema.py"}
 NORMAL_PREFIXES = ("NORMAL-", "TABLE-", "SCHEMA-")
 SIMPLE_FILES = {"simple.py"}
 SIMPLE_PREFIXES = ("SIMPLE-",)
+SET_FILES = {"queueset.py"}
+SET_PREFIXES = ("SET-",)
 
 
 def load_mutants():
@@ -50,6 +52,8 @@ def load_mutants():
 
 def queue_types(mutant) -> list[str]:
     """The queue types the mutant's edit concerns: one when its file or requirement says which, else both."""
+    if mutant.requirement.startswith(SET_PREFIXES) or mutant.file in SET_FILES:
+        return ["set"]
     if mutant.requirement.startswith(NORMAL_PREFIXES) or mutant.file in NORMAL_FILES:
         return ["normal"]
     if mutant.requirement.startswith(SIMPLE_PREFIXES) or mutant.file in SIMPLE_FILES:
@@ -101,11 +105,8 @@ def main() -> int:
     print("\n".join(lines), flush=True)
     killed = 0
     for mutant in chosen:
-        if mutant.requirement.startswith("SET-"):  # dirqkit fuzz has Simple and Normal queues only: counted as survived
-            hit, found, elapsed, kind = False, "not fuzzed (set queue)", 0.0, "set"
-        else:
-            with tempfile.TemporaryDirectory(prefix="dirqkit-power-") as work:
-                hit, found, elapsed, kind = fuzz(mutants, mutant, args.seconds, args.seed, Path(work))
+        with tempfile.TemporaryDirectory(prefix="dirqkit-power-") as work:
+            hit, found, elapsed, kind = fuzz(mutants, mutant, args.seconds, args.seed, Path(work))
         killed += hit
         line = f"{mutant.name:<34} {kind:<13} {mutant.requirement:<16} {'yes' if hit else 'no':<6} {found:<30} {elapsed:.0f}"
         lines.append(line)

@@ -168,7 +168,7 @@ MUTANTS = [
            "        if not is_directory(f\"{path}/{LOCKED}\"):\n            raise NotLocked",
            "        if os.lstat(path).st_nlink <= 2:\n            raise NotLocked",
            "an element counts as locked when its directory has a subdirectory (python-dirq)"),
-    Mutant("normal-fullness-by-link-count", "NFS-3", "normal.py",
+    Mutant("normal-fullness-by-link-count", "NORMAL-DIR-2", "normal.py",
            "            return len(os.listdir(path))",
            "            return info.st_nlink - 2",
            "the entries of the insertion directory are counted from its link count"),

@@ -28,7 +28,8 @@ HELP = "generate op sequences over several implementations and shrink what break
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_implementation_arguments(parser)
-    parser.add_argument("--type", choices=["simple", "normal"], default="simple", help="queue type (default simple)")
+    parser.add_argument("--type", choices=["simple", "normal", "set"], default="simple",
+                        help="queue type (default simple; set: queue sets over Simple and Normal members)")
     parser.add_argument("--examples", type=int, metavar="N", help="generate at most N examples (default 100 unless --seconds)")
     parser.add_argument("--seconds", type=float, metavar="S", help="stop generating after S seconds (bounds the search only)")
     parser.add_argument("--shrink", type=int, default=SHRINK_REPLAYS, metavar="N",

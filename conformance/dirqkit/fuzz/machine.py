@@ -119,12 +119,15 @@ EMPTY: dict[str, Any] = {"string": "", "binary": b"", "table": {}}
 VALUES = {"string": TEXT, "binary": st.binary(max_size=24), "table": st.dictionaries(TABLE_TEXT, TABLE_TEXT, max_size=3)}
 
 
-def machine_class(session: Any) -> type[RuleBasedStateMachine]:
-    """The machine for one fuzz session (its implementations, pins and queue type)."""
+def runner_class(session: Any) -> type[RuleBasedStateMachine]:
+    """The base of a session's machines: actors, the engine that runs their steps, the trace, the blame."""
     plan = session.plan
-    simple = plan.queue_type == "simple"
 
-    class FuzzMachine(RuleBasedStateMachine):
+    class Runner(RuleBasedStateMachine):
+        """Actors, the engine that runs their steps, and the trace: what every fuzz machine shares."""
+
+        last_role: str | None = None  # the role of the last op step (a tree check that fails blames it)
+
         def __init__(self) -> None:
             super().__init__()
             self.trace: list[dict[str, Any]] = []
@@ -138,52 +141,6 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             self.umask: str | None = None
             self.made: dict[str, Element] = {}  # role -> the element its last add made
             self.model = Model(plan.queue_type, {})  # replaced when the actors have opened the queue
-
-        # -- set-up ------------------------------------------------------
-
-        @initialize(impls=st.lists(st.sampled_from(plan.names), min_size=2, max_size=4),
-                    schema=st.lists(st.tuples(st.sampled_from(FIELD_NAMES), st.sampled_from(FIELD_TYPES), st.booleans()),
-                                    min_size=1, max_size=3, unique_by=lambda f: f[0]),
-                    maxelts=st.sampled_from([None, 1, 2, 3]), options=st.fixed_dictionaries(SIMPLE_OPTIONS if simple else OPTIONS),
-                    umask=st.sampled_from([None, PROCESS_UMASK]))
-        @guarded
-        def start(self, impls: list[str], schema: list[tuple[str, str, bool]], maxelts: int | None,
-                  options: dict[str, int | None], umask: str | None) -> None:
-            chosen = {name: value for name, value in options.items() if value is not None}
-            self.umask = umask  # the drivers' process umask (None: the kit's own, which the model does not know)
-            if not simple:  # the first field is mandatory (SCHEMA-3)
-                self.queue["schema"] = {name: kind + ("?" if optional and i else "") for i, (name, kind, optional) in enumerate(schema)}
-                if maxelts:
-                    chosen["maxelts"] = maxelts
-            if chosen:
-                self.queue["options"] = chosen
-            if self.stopped:
-                return
-            count = max(len(impls), *(ROLES.index(r) + 1 for r in plan.pins), 2)
-            impls = (impls * 4)[:count]
-            self.roles = {ROLES[i]: plan.pins.get(ROLES[i], impls[i]) for i in range(count)}
-            case = Case(id="fuzz", title="generated", requirements=("SPEC-1",), queue=self.queue,
-                        roles={role: "consumer" for role in self.roles}, steps=(), group="fuzz", where="dirqkit fuzz", umask=umask)
-            for role, name in self.roles.items():  # one at a time: a driver that will not start is its role's outcome
-                try:
-                    self.actors.update(session.pool.actors(Assignment(((role, name),)), plan.implementations, case))
-                except DriverError as error:
-                    self.stopped = True
-                    self.blame(role, "SPEC-1", str(error), error.outcome)
-                    return
-            self.engine = Engine(case, self.actors, self.scratch / "queue", self.scratch / "work")
-            self.engine.run.work.mkdir(parents=True)
-            self.model = Model(plan.queue_type, self.engine.run.bindings, self.queue.get("schema", {}), maxelts or 16000,
-                               options=chosen, process_umask=int(umask, 8) if umask else None)
-            try:
-                self.engine.open_queues()
-            except OpError as error:
-                role = next(r for r in self.roles if r not in self.engine.handles)
-                self.blame(role, "SCHEMA-2" if not simple else "COMMON-1", f"open {self.queue} failed: {error.kind}: {error.message}")
-            except DriverError as error:  # the driver crashed or hung on open: that implementation's outcome
-                role = next(r for r in self.roles if r not in self.engine.handles)
-                self.stopped = True
-                self.blame(role, "SCHEMA-2" if not simple else "COMMON-1", str(error), error.outcome)
 
         @guarded
         def teardown(self) -> None:
@@ -251,6 +208,68 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             finding = Finding.of(requirement, implementation)(requirement, implementation, role, message, outcome)
             session.finding_raised(self, finding)
             raise finding
+
+        def start_actors(self, impls: list[str], umask: str | None) -> bool:
+            """Roles for the drawn implementations (pins first), their drivers, the engine; False if a driver would
+            not start (that role's outcome)."""
+            count = max(len(impls), *(ROLES.index(r) + 1 for r in plan.pins), 2)
+            impls = (impls * 4)[:count]
+            self.roles = {ROLES[i]: plan.pins.get(ROLES[i], impls[i]) for i in range(count)}
+            case = Case(id="fuzz", title="generated", requirements=("SPEC-1",), queue=self.queue,
+                        roles={role: "consumer" for role in self.roles}, steps=(), group="fuzz", where="dirqkit fuzz", umask=umask)
+            for role, name in self.roles.items():  # one at a time: a driver that will not start is its role's outcome
+                try:
+                    self.actors.update(session.pool.actors(Assignment(((role, name),)), plan.implementations, case))
+                except DriverError as error:
+                    self.stopped = True
+                    self.blame(role, "SPEC-1", str(error), error.outcome)
+                    return False
+            self.engine = Engine(case, self.actors, self.scratch / "queue", self.scratch / "work")
+            self.engine.run.work.mkdir(parents=True)
+            return True
+
+    return Runner
+
+
+def machine_class(session: Any) -> type[RuleBasedStateMachine]:
+    """The machine for one fuzz session of Simple or Normal queues (its implementations, pins and queue type)."""
+    plan = session.plan
+    simple = plan.queue_type == "simple"
+
+    class FuzzMachine(runner_class(session)):  # type: ignore[misc]
+        # -- set-up ------------------------------------------------------
+
+        @initialize(impls=st.lists(st.sampled_from(plan.names), min_size=2, max_size=4),
+                    schema=st.lists(st.tuples(st.sampled_from(FIELD_NAMES), st.sampled_from(FIELD_TYPES), st.booleans()),
+                                    min_size=1, max_size=3, unique_by=lambda f: f[0]),
+                    maxelts=st.sampled_from([None, 1, 2, 3]), options=st.fixed_dictionaries(SIMPLE_OPTIONS if simple else OPTIONS),
+                    umask=st.sampled_from([None, PROCESS_UMASK]))
+        @guarded
+        def start(self, impls: list[str], schema: list[tuple[str, str, bool]], maxelts: int | None,
+                  options: dict[str, int | None], umask: str | None) -> None:
+            chosen = {name: value for name, value in options.items() if value is not None}
+            self.umask = umask  # the drivers' process umask (None: the kit's own, which the model does not know)
+            if not simple:  # the first field is mandatory (SCHEMA-3)
+                self.queue["schema"] = {name: kind + ("?" if optional and i else "") for i, (name, kind, optional) in enumerate(schema)}
+                if maxelts:
+                    chosen["maxelts"] = maxelts
+            if chosen:
+                self.queue["options"] = chosen
+            if self.stopped:
+                return
+            if not self.start_actors(impls, umask):
+                return
+            self.model = Model(plan.queue_type, self.engine.run.bindings, self.queue.get("schema", {}), maxelts or 16000,
+                               options=chosen, process_umask=int(umask, 8) if umask else None)
+            try:
+                self.engine.open_queues()
+            except OpError as error:
+                role = next(r for r in self.roles if r not in self.engine.handles)
+                self.blame(role, "SCHEMA-2" if not simple else "COMMON-1", f"open {self.queue} failed: {error.kind}: {error.message}")
+            except DriverError as error:  # the driver crashed or hung on open: that implementation's outcome
+                role = next(r for r in self.roles if r not in self.engine.handles)
+                self.stopped = True
+                self.blame(role, "SCHEMA-2" if not simple else "COMMON-1", str(error), error.outcome)
 
         def names_increase(self, role: str, element: Element) -> None:
             """NAME-7, for the queue object of ``role``: its new name is above its previous one, else its own list
@@ -337,6 +356,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             step = self.model.lock_step(element, permissive)
             if self.act(self.role(actor), step):
                 self.check(self.model.locked(element) if step.get("expect") is True else self.model.unchanged(element, step["requirement"]))
+                if step.get("expect") is True:  # a locked element counts once, its lock not at all
+                    self.act(self.role(actor), self.model.count_step())
 
         @rule(actor=st.integers(0, 3), index=st.integers(0, 63), permissive=st.sampled_from([None, True, False]), locked=st.booleans())
         @guarded
@@ -590,11 +611,12 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.act(None, {"fs": {"mkdir": f"${element.var}/extra"}}):
                 element.subdir, element.age = True, 0  # the element directory changed: its time, the lock time, is now
 
-        @rule(index=st.integers(0, 63), rewrite=st.integers(0, len(TABLE_REWRITES) - 1))
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63), rewrite=st.integers(0, len(TABLE_REWRITES) - 1))
         @precondition(lambda _: not simple)  # the other type has no such op
         @guarded
-        def rewrite_table(self, index: int, rewrite: int) -> None:
-            """Normal: a table field is written over, with a key twice (TABLE-8) or a malformed line (TABLE-5)."""
+        def rewrite_table(self, actor: int, index: int, rewrite: int) -> None:
+            """Normal: a table field is written over, with a key twice (TABLE-8) or a malformed line (TABLE-5); a
+            locked element is then read."""
             if self.stopped:
                 return
             fields = [(e, name) for e in self.model.live() if not e.unreadable
@@ -609,6 +631,8 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                     element.unreadable = ("invalid_data", requirement)
                 else:
                     element.get_requirement = requirement
+                if element.locked:
+                    self.act(self.role(actor), self.model.get_step(element))
 
         @rule()
         @guarded
@@ -639,5 +663,4 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 if self.act(None, {"fs": {"remove": self.model.dir_ref(directory)}}):
                     self.model.dirs[directory] = False
 
-    FuzzMachine.last_role = None  # type: ignore[attr-defined]
     return FuzzMachine

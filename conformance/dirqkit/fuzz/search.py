@@ -23,6 +23,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
 from dirqkit.fuzz.machine import BudgetSpent, Finding, KitFault, ShrinkSpent, machine_class
+from dirqkit.fuzz.setmachine import set_machine_class
 from dirqkit.suite.actors import DriverPool, Implementation
 
 STEPS_PER_EXAMPLE = 40
@@ -125,7 +126,7 @@ class Session:
 
     def round(self, number: int, examples: int, database: DirectoryBasedExampleDatabase) -> bool:
         """One Hypothesis run; True if it ended on a finding (so another round may find more)."""
-        factory = machine_class(self)
+        factory = (set_machine_class if self.plan.queue_type == "set" else machine_class)(self)
         factory._hypothesis_internal_use_seed = self.plan.seed + number  # what @seed sets: the run is reproducible
         options = settings(max_examples=examples, stateful_step_count=STEPS_PER_EXAMPLE, deadline=None, database=database,
                            suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
