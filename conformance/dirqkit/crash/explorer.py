@@ -134,8 +134,10 @@ class CrashCopy(Hold):
         super().__init__(tracer, name, nth)
 
     def play(self) -> None:
-        # RACE (tolerated by construction): the op's thread is stopped in the kernel on entry to the held
-        # call, so nothing of the op runs while the kit copies; the other roles' drivers are idle meanwhile.
+        # RACE, tolerated: the kit copies a tree the op is changing. The op's thread is stopped in the
+        # kernel on entry to the held call (a ptrace stop), so nothing of the op runs while the kit copies
+        # (a runtime's other threads may, but the drivers change the queue on the op's thread only), and
+        # the other roles' drivers wait for their next request.
         try:
             treecopy.copy_tree(self.state, self.copy)
         except treecopy.CopyError as exc:
