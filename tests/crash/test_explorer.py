@@ -15,7 +15,6 @@ from scenario_testutil import REF_DRIVER, CaseRunner, mutant_driver, needs_strac
 from dirqkit.crash import syscalls
 from dirqkit.concurrency.scene import ScenarioSkipped
 from dirqkit.crash import explorer
-from dirqkit.crash.explorer import effect_of_kill
 from dirqkit.crash.syscalls import HELD, Syscall, Tracer, nth_of, parse_trace
 from dirqkit.drivers.client import DriverClient
 from dirqkit.suite.engine import CaseFailed
@@ -91,32 +90,6 @@ def test_read_tree_of_a_normal_queue_reads_the_payload_field(tmp_path):
     assert list(tree.locks) == [name] and tree.temps == ["temporary/0123456789abcd"]
 
 
-def test_the_effect_of_a_killed_syscall_is_read_from_the_tree(tmp_path):
-    (tmp_path / "e").write_bytes(b"x")
-    before, since = {str(tmp_path), str(tmp_path / "e")}, time.time_ns()
-    assert effect_of_kill([Syscall("unlink", f'"{tmp_path}/e"', "?")], before, since) == "not applied"
-    assert effect_of_kill([Syscall("unlink", f'"{tmp_path}/gone"', "?")], before, since) == "no change"
-    link = Syscall("link", f'"{tmp_path}/e", "{tmp_path}/e.lck"', "?")
-    assert effect_of_kill([link], before, since) == "not applied"
-    os.link(tmp_path / "e", tmp_path / "e.lck")
-    assert effect_of_kill([link], before, since) == "applied"
-    assert effect_of_kill([Syscall("mkdir", f'"{tmp_path}/d/e"', "?")], before, since) == "no change"  # no d/
-    assert effect_of_kill([Syscall("chmod", f'"{tmp_path}/e", 0600', "?")], before, since) is None
-
-
-def test_what_the_op_created_before_the_kill_counts_as_there(tmp_path):
-    temp = tmp_path / "t.tmp"
-    temp.write_bytes(b"x")  # created by the op itself, after ``before`` was taken
-    calls = [Syscall("openat", f'AT_FDCWD, "{temp}", O_WRONLY|O_CREAT|O_EXCL', "4"), Syscall("unlink", f'"{temp}"', "?")]
-    assert effect_of_kill(calls, {str(tmp_path)}, time.time_ns()) == "not applied"
-    temp.unlink()
-    assert effect_of_kill(calls, {str(tmp_path)}, time.time_ns()) == "applied"
-    moved = [Syscall("rename", f'"{tmp_path}/e", "{tmp_path}/o"', "0"), Syscall("unlink", f'"{tmp_path}/o/body"', "?")]
-    (tmp_path / "o").mkdir()
-    (tmp_path / "o" / "body").write_bytes(b"")  # what the rename moved, still there
-    assert effect_of_kill(moved, {str(tmp_path), f"{tmp_path}/e", f"{tmp_path}/e/body"}, time.time_ns()) == "not applied"
-
-
 def test_backdate_sets_or_shifts_every_mtime(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "f").write_bytes(b"")
@@ -158,9 +131,7 @@ def test_the_reference_survives_every_crash_point_of_add_and_remove(tmp_path):
         found = figures(run)
         # add: create temp (ENOENT), mkdir, create temp, write, link, unlink, completed; remove: 2 unlinks, completed
         assert found["states"] == {"a=impl-a add": 7, "a=impl-a remove": 3}
-        # SIGKILL on entry: the syscall never happened (the first open fails anyway: the directory is missing)
-        assert found["effects"] == {"no change: openat": 1, "not applied: mkdir": 1, "not applied: openat": 1, "not applied: write": 1,
-                                    "not applied: link": 1, "not applied: unlink": 3}
+        assert not [note for note in found["notes"] if "meant" in note]  # every state was held in the call it meant
         assert found["violations"] == 0
 
 
@@ -233,15 +204,20 @@ def test_a_driver_process_of_a_fault_step_plays_the_next_case_too(tmp_path, reco
     assert len(started) - started_first == 2  # the second case started only the two probes of its implementations
 
 
+CRASH_TWO_ROLES = CRASH_ADD.replace("{role: b, op: lock, explore: false}", "{role: b, op: lock}")
+
+
 @needs_strace
-def test_a_killed_driver_process_is_never_traced_again(tmp_path, recorded):
+def test_a_crash_exploration_keeps_one_driver_process_per_role(tmp_path, recorded, monkeypatch):
+    started = []
+    start = DriverClient.start
+    monkeypatch.setattr(DriverClient, "start", lambda client: started.append(client) or start(client))
     with CaseRunner(tmp_path) as run_case:
-        run_case(CRASH_ADD, a=REF_DRIVER, b=REF_DRIVER)
-        run_case(CRASH_ADD, a=REF_DRIVER, b=REF_DRIVER)
-    killed = [i for i, (_, inject) in enumerate(recorded) if inject and "signal=KILL" in inject]
-    assert len(killed) == 2 * 8  # per case: 6 crash points of add, 2 of remove
-    for index in killed:
-        assert recorded[index][0] not in {pid for pid, _ in recorded[index + 1:]}
+        found = figures(run_case(CRASH_TWO_ROLES, a=REF_DRIVER, b=REF_DRIVER))
+    held = [pid for pid, inject in recorded if inject]
+    assert found["states"]["b=impl-b lock"] > 1 and len(held) == sum(found["states"].values()) - 3  # all but the completed ops
+    assert len({pid for pid, _ in recorded}) == 2  # every state of a's ops traced one process, every state of b's another
+    assert len(started) <= 4  # the roles' own two, and at most one of its own for each role's traced ops (or a kept one)
 
 
 @needs_strace

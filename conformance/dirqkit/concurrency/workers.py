@@ -157,9 +157,9 @@ def traced(pid: int) -> bool:
 class Spares:
     """Workers of one role for a traced step, each a healthy process kept from an earlier case when there is one.
 
-    A crash state kills its driver; :meth:`prepare` starts (or takes) the
-    successor in the background while the state is checked, which hides the
-    driver's start-up time. A spare still unused at the end goes back to the
+    A driver that broke (a fault or a crash state it did not survive) is
+    replaced: :meth:`prepare` starts (or takes) the successor in the background
+    while the state is checked, which hides the driver's start-up time. A spare still unused at the end goes back to the
     idle processes for the next case, never wasted.
     """
 

@@ -9,8 +9,11 @@ For every op of the sequence the explorer
    up by one of each op so that first-use work does not shift the counts,
    right before the request, to learn its filesystem syscalls;
 2. ``crash``: for every syscall that may change the tree, replays the
-   sequence on a fresh queue and SIGKILLs the driver on entry to that
-   syscall (``-e inject=NAME:signal=KILL:when=N``);
+   sequence on a fresh queue, holds the driver on entry to that syscall
+   (``-e inject=NAME:delay_enter=US:when=N``) and copies the whole state
+   directory meanwhile (``dirqkit.trees.treecopy``): what a crash there would
+   leave on disk. Then it lets the op go on and complete (the driver lives on
+   and plays the next state) and puts the copy in place of the state directory;
    ``fault``: for every syscall of the chosen classes, makes it fail with
    each chosen errno (``-e inject=NAME:error=ENOSPC:when=N``), or holds it
    back while the kit plays the other side of a race, and checks that the op
@@ -22,9 +25,10 @@ For every op of the sequence the explorer
    obsolete entry, every element that must be there exactly once and whole,
    and a tree ``dirqkit fsck`` accepts.
 
-Whether the killed syscall had taken effect is measured, not assumed: right
-after each kill the explorer looks for its effect in the tree (the path it
-unlinks still there, the link or directory it creates absent, ...).
+A crash state is the tree on entry to its syscall, so that syscall has never
+taken effect in it. A process killed there could sometimes finish the call
+first; the tree it leaves then is the one on entry to the next syscall that may
+change the tree (or the completed op's), which is a state of its own.
 """
 
 from __future__ import annotations
@@ -59,15 +63,14 @@ from dirqkit.crash.inspection import (
 from dirqkit.crash.syscalls import HELD, OBSERVED, PROFILED, READ_ONLY_OPEN, TRACED, Syscall, TraceError, Tracer, nth_of
 from dirqkit.drivers.client import DriverClient, DriverError, OpError
 from dirqkit.drivers.protocol import digest
-from dirqkit.trees import treeops
+from dirqkit.trees import treecopy, treeops
 from dirqkit.trees.queuetree import backdate, read_tree
 from dirqref.schema import Schema
 
 SHIFT = 100  # seconds the tree is moved into the past before the explored op, so its own times show
-FRESH_NS = 2 * 10**9  # a time set by the op may be rounded down to whole seconds (utime(time, time))
 OP_TIMEOUT = 15.0  # seconds an explored op may take (a hang is a failure, not a wait of the default 30 s)
-RACE_POLL = 0.002  # seconds between two looks of the kit's racer at the trace (for the held call)
-HOLD_US = int(4 * OP_TIMEOUT * 1e6)  # a race's hold: longer than the op may take; the racer ends it
+HOLD_POLL = 0.002  # seconds between two looks of the kit at the trace (for the held call)
+HOLD_US = int(4 * OP_TIMEOUT * 1e6)  # a hold (a race, a crash state): longer than the op may take; the kit ends it
 ATTEMPTS = 3  # tries at a state whose set-up the kit missed (strace not attached, the held call not reached)
 
 # Driver processes (kept across cases, concurrency.workers) -> the queue settings they were warmed up for.
@@ -88,12 +91,70 @@ class ExplorerError(Exception):
     """The explorer itself cannot go on (no strace, a setup op that fails): names the reason."""
 
 
-class Racer:
+class Hold:
+    """The op's ``nth`` call ``name`` held on entry (a long ``delay_enter``) while the kit acts.
+
+    Once strace shows the op inside that call (:meth:`Tracer.held`: progress, not time), a
+    thread of the kit plays its part (:meth:`play`) and releases the call (:meth:`Tracer.release`).
+    """
+
+    def __init__(self, tracer: Tracer, name: str, nth: int) -> None:
+        self.tracer, self.name, self.nth = tracer, name, nth
+        self.stop = threading.Event()
+        self.held: Syscall | None = None
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        deadline = time.monotonic() + OP_TIMEOUT  # a safety net only: the trigger is the held call
+        while self.held is None and not self.stop.is_set() and time.monotonic() < deadline:
+            self.held = self.tracer.held(self.name, self.nth)
+            if self.held is None:
+                self.stop.wait(HOLD_POLL)
+        try:
+            if self.held is not None:
+                self.play()
+        finally:
+            self.tracer.release()
+
+    def play(self) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+class CrashCopy(Hold):
+    """A crash state: the whole state directory copied to ``copy`` while the op is held on entry to its call."""
+
+    def __init__(self, state: Path, tracer: Tracer, name: str, nth: int) -> None:
+        self.state, self.copy = state, state.with_name(state.name + ".crash")
+        self.error: str | None = None
+        super().__init__(tracer, name, nth)
+
+    def play(self) -> None:
+        # RACE, tolerated: the kit copies a tree the op is changing. The op's thread is stopped in the
+        # kernel on entry to the held call (a ptrace stop), so nothing of the op runs while the kit copies
+        # (a runtime's other threads may, but the drivers change the queue on the op's thread only), and
+        # the other roles' drivers wait for their next request.
+        try:
+            treecopy.copy_tree(self.state, self.copy)
+        except treecopy.CopyError as exc:
+            self.error = str(exc)
+
+    def put_in_place(self) -> None:
+        """The copy becomes the state directory; the state's trace (written on after the copy) is kept."""
+        os.replace(self.state / "trace.txt", self.copy / "trace.txt")
+        shutil.rmtree(self.state)
+        os.rename(self.copy, self.state)
+
+
+class Racer(Hold):
     """The other side of a race (``race`` of a fault step), played while the op's syscall is held back.
 
-    The op's ``nth`` call ``name`` is injected with a long ``delay_enter``; once strace shows the
-    op inside that call (:meth:`Tracer.held`: progress, not time), the racer plays its actions in
-    order and releases the call (:meth:`Tracer.release`), which then meets the changed tree.
+    Once the op is held in its ``nth`` call ``name`` (:class:`Hold`), the racer plays its actions in
+    order and releases the call, which then meets the changed tree.
     Actions: a kit change ``{mkdir|rmdir|unlink: P}``, ``{fs: ACTION}`` (as an ``fs`` step), or an
     op of another role ``{role: R, op: OP, args: {...}, element: i, expect: V}``. In paths,
     ``{held}`` is the held call's first path (relative to TOP), ``{held_dir}`` its directory and
@@ -106,31 +167,19 @@ class Racer:
     def __init__(self, explorer: Explorer, state: Path, readers: Readers, added: list[str],
                  tracer: Tracer, call: Syscall, nth: int) -> None:
         self.x, self.top, self.work, self.readers, self.added = explorer, state / "queue", state / "scratch", readers, added
-        self.tracer, self.call, self.nth = tracer, call, nth
         self.actions: list[dict[str, Any]] = list(explorer.spec["race"])
-        self.stop = threading.Event()
-        self.held: Syscall | None = None
         self.problems: list[str] = []  # a racing op that failed, or an action that found nothing to change
         self.gone: set[str] = set()  # the sequence's elements the race removed
         self.new: dict[str, str] = {}  # elements a racing add made -> the digest of their payload
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
+        super().__init__(tracer, call.name, nth)
 
-    def run(self) -> None:
-        deadline = time.monotonic() + OP_TIMEOUT  # a safety net only: the trigger is the held call
-        while self.held is None and not self.stop.is_set() and time.monotonic() < deadline:
-            self.held = self.tracer.held(self.call.name, self.nth)
-            if self.held is None:
-                self.stop.wait(RACE_POLL)
+    def play(self) -> None:
         try:
-            if self.held is not None:
-                for action in self.actions:
-                    self.act(action)
-                self.gone = {name for name in self.added if not os.path.lexists(self.top / name)}
+            for action in self.actions:
+                self.act(action)
+            self.gone = {name for name in self.added if not os.path.lexists(self.top / name)}
         except (ExplorerError, OSError, treeops.CasePathError) as exc:
             self.problems.append(f"race: the kit could not play its side: {exc}")
-        finally:
-            self.tracer.release()
 
     def paths(self, pattern: str) -> tuple[list[Path], bool]:
         """What ``pattern`` names, and whether it names the held call's paths (then taken as they are)."""
@@ -202,8 +251,6 @@ class Traced:
     temps_before: int
     outcome: Outcome
     syscalls: list[Syscall]
-    since: int  # time.time_ns() right before the op
-    existing: set[str]  # every path under the state when the op began
     race_problems: list[str]
     raced: set[str]  # elements the racer removed
     raced_new: dict[str, str]  # elements the racer added -> payload digest
@@ -213,7 +260,6 @@ class Traced:
 class StateRun:
     outcome: Outcome
     syscalls: list[Syscall]
-    effect: str | None  # what the tree shows of the killed syscall (effect_of_kill); None: not a kill
     violations: list[Violation]
 
     @property
@@ -226,55 +272,9 @@ def run_hit(syscalls: list[Syscall]) -> Syscall | None:
     return next((c for c in syscalls if c.result in ("?", HELD) or c.result.endswith(("(INJECTED)", "(DELAYED)"))), None)
 
 
-def effect_of_kill(syscalls: list[Syscall], before: set[str], since_ns: int) -> str | None:
-    """What the tree shows of the syscall the kill hit, looked at right after the kill: ``applied``,
-    ``not applied`` or ``no change`` (it would have failed, or changes nothing); None: cannot tell.
-
-    ``before`` is every path that existed when the op began; the op's own syscalls up to the kill
-    (as strace reports them) say which paths existed right before the killed one."""
-    call = run_hit(syscalls)
-    if call is None:
-        return None
-    before = set(before)
-    for done in syscalls[: syscalls.index(call)]:
-        if not done.failed and done.paths:
-            if done.klass in ("unlink", "rmdir"):
-                before.discard(done.paths[0])
-            elif done.klass == "rename" and len(done.paths) == 2:  # the whole subtree moves
-                source, target = done.paths
-                moved = {p for p in before if p == source or p.startswith(source + "/")}
-                before = (before - moved) | {target + p[len(source):] for p in moved}
-            elif done.klass in ("link", "mkdir", "open"):
-                before.add(done.paths[-1])
-    paths, klass = call.paths, call.klass
-    if klass in ("unlink", "rmdir") and paths:
-        if paths[0] not in before:
-            return "no change"  # nothing to remove: it would fail with ENOENT
-        return "not applied" if os.path.lexists(paths[0]) else "applied"
-    if klass in ("link", "rename", "mkdir", "open") and paths:
-        target = paths[-1]
-        if target in before or os.path.dirname(target) not in before and not os.path.isdir(os.path.dirname(target)):
-            return "no change"  # EEXIST, or ENOENT: the directory is missing
-        return "applied" if os.path.lexists(target) else "not applied"
-    if klass == "write" and call.descriptor_path and os.path.lexists(call.descriptor_path):
-        return "applied" if os.lstat(call.descriptor_path).st_size > 0 else "not applied"
-    if klass == "utime" and paths and os.path.lexists(paths[0]):
-        fresh = os.lstat(paths[0]).st_mtime_ns >= since_ns - FRESH_NS  # the tree was moved SHIFT seconds back
-        return "applied" if fresh else "not applied"
-    return None
-
-
-def _all_paths(root: Path) -> set[str]:
-    found = {str(root)}
-    for dirpath, dirnames, filenames in os.walk(root):
-        found.update(os.path.join(dirpath, name) for name in dirnames + filenames)
-    return found
-
-
 @dataclass
 class Figures:
     states: Counter[str] = field(default_factory=Counter)  # "role=impl op" -> crash states / faults
-    effects: Counter[str] = field(default_factory=Counter)  # killed syscall: "not applied", "applied", "no change"
     notes: list[str] = field(default_factory=list)
 
 
@@ -346,9 +346,10 @@ class Explorer:
     def open_args(self, state: Path) -> dict[str, Any]:
         return self.scene.open_args({"path": str(state / "queue")})
 
-    def retried(self, upto: int, inject: str | None, fault: Fault | None = None, nth: int = 0) -> StateRun | None:
+    def retried(self, upto: int, inject: str | None, fault: Fault | None = None, nth: int = 0,
+                crash_at: Syscall | None = None) -> StateRun | None:
         """run_state, tried again while the kit misses the state's set-up (:meth:`with_retries`)."""
-        return self.with_retries(upto, lambda: self.run_state(upto, inject, fault, nth))
+        return self.with_retries(upto, lambda: self.run_state(upto, inject, fault, nth, crash_at))
 
     def with_retries(self, upto: int, attempt: Callable[[], T]) -> T:
         """``attempt()`` of the op ``upto``, tried again (at most ATTEMPTS times) while it raises Missed."""
@@ -360,20 +361,22 @@ class Explorer:
                 missed.append(str(exc))
         raise Unproducible(f"{self.label(self.actions[upto])}: {ATTEMPTS} tries missed their set-up: {'; '.join(missed)}")
 
-    def run_state(self, upto: int, inject: str | None, fault: Fault | None = None, nth: int = 0) -> StateRun | None:
+    def run_state(self, upto: int, inject: str | None, fault: Fault | None = None, nth: int = 0,
+                  crash_at: Syscall | None = None) -> StateRun | None:
         """Replay the sequence up to ``upto`` on a fresh queue and run ``upto`` under strace; None: unsupported.
 
-        A ``fault`` without an errno is a race: ``inject`` holds its ``nth`` call while a :class:`Racer` plays."""
+        A ``fault`` without an errno is a race: ``inject`` holds its ``nth`` call while a :class:`Racer` plays;
+        with ``crash_at`` it holds its ``nth`` call ``crash_at`` while the tree is copied (:class:`CrashCopy`)."""
         state = self.new_state()
         readers = Readers(self, state)
         try:
-            traced = self.traced_run(state, readers, upto, inject, fault, nth)
+            traced = self.traced_run(state, readers, upto, inject, fault, nth, crash_at)
             target, outcome = traced.target, traced.outcome
             if outcome.kind == "error" and outcome.error_kind == "unsupported" and inject is None:
                 self.figures.notes.append(f"{self.label(target)}: unsupported ({outcome.error}); not explored")
                 return None
-            effect = effect_of_kill(traced.syscalls, traced.existing, traced.since) if inject and "signal=KILL" in inject else None
-            where = f"{self.label(target)} ({fault or ('killed' if inject else 'completed')})"
+            crashed = crash_at is not None and outcome.kind == "CRASH"
+            where = f"{self.label(target)} ({fault or (outcome.error if crashed else 'completed')})"
             inspection = Inspection(self, state, readers, where)
             inspection.raced, inspection.raced_new = traced.raced, traced.raced_new
             for problem in traced.race_problems:
@@ -385,10 +388,10 @@ class Explorer:
             readers.close()
         if not violations:
             shutil.rmtree(state, ignore_errors=True)
-        return StateRun(outcome, traced.syscalls, effect, violations)
+        return StateRun(outcome, traced.syscalls, violations)
 
     def traced_run(self, state: Path, readers: Readers, upto: int, inject: str | None,
-                   fault: Fault | None = None, nth: int = 0) -> Traced:
+                   fault: Fault | None = None, nth: int = 0, crash_at: Syscall | None = None) -> Traced:
         """Set up the ops before ``upto`` on ``state``'s queue and run ``upto`` traced (no inspection)."""
         top = state / "queue"
         added: list[str] = []
@@ -399,7 +402,6 @@ class Explorer:
         before = read_tree(top, self.queue_type, self.field)
         backdate(top, SHIFT, shift=True)
         args = self.request(target, state, added)  # add_path: writes the file first
-        since, existing = time.time_ns(), _all_paths(state)
         worker = self.worker(target.role)
         problems: list[str] = []
         raced: set[str] = set()
@@ -411,20 +413,40 @@ class Explorer:
             except TraceError as exc:
                 raise Missed(str(exc)) from None
             racer = Racer(self, state, readers, added, tracer, fault.call, nth) if fault and fault.errno_name is None else None
+            copy = CrashCopy(state, tracer, crash_at.name, nth) if crash_at else None
             outcome = _perform(worker, target.op or "", args)
             if racer:
                 racer.finish()
                 if racer.held is None:
                     raise Missed(f"race: {target.op} never reached {fault} (it completed {outcome.kind})")
                 problems, raced, raced_new = racer.problems, racer.gone, racer.new
+            if copy:
+                copy.finish()
             syscalls = tracer.finish()
+            if copy:
+                outcome = self.crash_state(copy, target, outcome)
         finally:
             if worker.client.failed is None:
                 self.idle[target.role] = worker  # it survived: the next state may use it
             else:
                 worker.close()
                 self.spares[target.role].prepare()  # its successor starts while this state is checked
-        return Traced(target, args, before, len(before.temps), outcome, syscalls, since, existing, problems, raced, raced_new)
+        return Traced(target, args, before, len(before.temps), outcome, syscalls, problems, raced, raced_new)
+
+    def crash_state(self, copy: CrashCopy, target: Action, outcome: Outcome) -> Outcome:
+        """Put the tree copied on entry to the held call in place of the state; the op's outcome there
+        is a crash. An op that never reached the call leaves its completed tree (noted as a divergence)."""
+        if copy.held is None:
+            return outcome
+        if copy.error is not None:
+            shutil.rmtree(copy.copy, ignore_errors=True)
+            raise Unproducible(f"{self.label(target)}: the kit could not copy the tree on entry to "
+                               f"{copy.held.short(90, result=False)}: {copy.error}")
+        if outcome.kind != "ok":  # the copy stands: it was taken before the call; the driver is replaced if it broke
+            self.figures.notes.append(f"{self.label(target)}: released from {copy.held.short(80, result=False)}, "
+                                      f"it ended {outcome.kind} {outcome.error}")
+        copy.put_in_place()
+        return Outcome("CRASH", error=f"crashed on entry to {copy.held.short(90, result=False)}")
 
     def worker(self, role: str) -> Worker:
         """A driver of ``role`` in the state every traced run starts from (warmed up)."""
@@ -500,12 +522,11 @@ class Explorer:
         for index in points:
             call = dry.syscalls[index]
             nth = nth_of(dry.syscalls, index)
-            run = self.retried(action.position, f"{call.name}:signal=KILL:when={nth}")
+            run = self.retried(action.position, f"{call.name}:delay_enter={HOLD_US}:when={nth}", nth=nth, crash_at=call)
             assert run is not None
             self.figures.states[self.label(action)] += 1
             self.violations += run.violations
             self.note_divergence(action, call, run)
-            self.figures.effects[f"{run.effect or 'not measurable'}: {call.name}"] += 1
         self.figures.states[self.label(action)] += 1  # the completed op is a state too
 
     def fault_points(self, action: Action, dry: StateRun) -> None:
@@ -595,7 +616,7 @@ def run_step(scene: Scene, kind: str, spec: dict[str, Any]) -> None:
             explorer.explore()
         finally:
             explorer.close()
-    figures = {"states": dict(explorer.figures.states), "effects": dict(explorer.figures.effects),
+    figures = {"states": dict(explorer.figures.states),
                "notes": explorer.figures.notes, "violations": len(explorer.violations)}
     scene.report(kind, figures)
     verdict = Verdict(violations=explorer.violations)

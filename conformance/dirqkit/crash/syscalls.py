@@ -2,10 +2,10 @@
 
 A :class:`Tracer` attaches ``strace`` to a running driver, so that its
 start-up does not count, traces the syscalls that touch files (``TRACED``)
-and may inject one thing into the n-th call of one of them: a SIGKILL on
-entry (``NAME:signal=KILL:when=N``), an error (``NAME:error=ENOSPC:when=N``)
-or a hold (``NAME:delay_enter=US:when=N``, released early by :meth:`Tracer.release`
-once the kit has seen the call held, :meth:`Tracer.held`). :func:`parse_trace`
+and may inject one thing into the n-th call of one of them: an error
+(``NAME:error=ENOSPC:when=N``) or a hold on entry (``NAME:delay_enter=US:when=N``,
+released early by :meth:`Tracer.release` once the kit has seen the call held,
+:meth:`Tracer.held`, and has copied the tree or played a race meanwhile). :func:`parse_trace`
 reads what it wrote. Each syscall has a class: its family (``FAMILIES``, or
 ``OBSERVED`` for the calls only a syscall profile traces), except that an open
 which creates and writes nothing is ``list``.
