@@ -109,8 +109,8 @@ def main() -> int:
             print(f"run {index + 1}/{args.repeat}: {figures['wall_s']:.1f} s wall, {figures['cpu_s']:.1f} s CPU, "
                   f"{figures['runs']} runs {figures['outcomes']}, exit {figures['exit']}, "
                   f"load {figures['load_average_at_start'][0]} -> {figures['load_average_at_end'][0]}", flush=True)
-            reference = earlier if earlier is not None else repetitions[0].get("outcome_of")
-            for line in differences(reference or {}, figures["outcome_of"]) if index or earlier is not None else ():
+            reference = earlier if earlier is not None else (repetitions[0].get("outcome_of") if index else None)
+            for line in differences(reference, figures["outcome_of"]) if reference is not None else ():
                 print(f"  outcome changed: {line}")
     walls = sorted(r["wall_s"] for r in repetitions if "kit_error" not in r)
     if walls:
