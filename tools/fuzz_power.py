@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import re
 import shlex
 import subprocess
@@ -68,7 +69,8 @@ def fuzz(mutants, mutant, seconds: float, seed: int, work: Path) -> tuple[bool, 
     the first type whose first finding cites its requirement.
     """
     source = mutants.build(mutant, work / "src")
-    driver = shlex.join(["env", f"PYTHONPATH={source}", sys.executable, "-m", "dirqkit.drivers.ref"])
+    inherited = os.environ.get("PYTHONPATH")  # the kit the driver runs (the mutant's dirqref comes first)
+    driver = shlex.join(["env", f"PYTHONPATH={source}" + (f":{inherited}" if inherited else ""), sys.executable, "-m", "dirqkit.drivers.ref"])
     kinds = queue_types(mutant)
     started, labels = time.monotonic(), []
     for kind in kinds:

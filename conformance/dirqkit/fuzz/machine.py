@@ -175,6 +175,9 @@ def runner_class(session: Any) -> type[RuleBasedStateMachine]:
                 if "op" in step and getattr(self.engine.last, "kind", None) == "unsupported":
                     self.stopped = True  # the driver cannot express the op (SKIP in dirqkit run): no verdict, the example ends
                     return False
+                if "fault" in step:  # a race step (dirqkit.fuzz.races) cites its requirement inside; violations name theirs
+                    self.blame(role or self.last_role, (*failed.violated, "SPEC-1")[0], failed.message)
+                    return False
                 if failed.violated[:1] not in ((), (step.get("requirement"),)):  # the engine named another (SPEC-4: the message)
                     step["requirement"] = failed.violated[0]
                 elif "op" in step:
