@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import re
 import shlex
 import subprocess
@@ -69,8 +68,7 @@ def fuzz(mutants, mutant, seconds: float, seed: int, work: Path) -> tuple[bool, 
     the first type whose first finding cites its requirement.
     """
     source = mutants.build(mutant, work / "src")
-    inherited = os.environ.get("PYTHONPATH")  # the kit the driver runs (the mutant's dirqref comes first)
-    driver = shlex.join(["env", f"PYTHONPATH={source}" + (f":{inherited}" if inherited else ""), sys.executable, "-m", "dirqkit.drivers.ref"])
+    driver = shlex.join(["env", f"PYTHONPATH={mutants.driver_pythonpath(source)}", sys.executable, "-m", "dirqkit.drivers.ref"])
     kinds = queue_types(mutant)
     started, labels = time.monotonic(), []
     for kind in kinds:

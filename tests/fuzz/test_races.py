@@ -5,7 +5,6 @@ every verdict cites a requirement of SPEC.md and every race step is a valid case
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -58,8 +57,7 @@ def test_no_race_where_the_queue_cannot_be_checked():
 @needs_strace
 def test_the_race_rule_kills_a_race_mutant_with_its_requirement(tmp_path):
     source = mutants.build(MUTANT, tmp_path / "mutant")
-    inherited = os.environ.get("PYTHONPATH")
-    driver = shlex.join(["env", f"PYTHONPATH={source}" + (f":{inherited}" if inherited else ""), *REF_DRIVER])
+    driver = shlex.join(["env", f"PYTHONPATH={mutants.driver_pythonpath(source)}", *REF_DRIVER])
     out = tmp_path / "out"
     done = dirqkit("fuzz", "--driver", driver, "--name", "mutant", "--impl", "mutant", "--type", "simple",
                    "--examples", "40", "--shrink", "40", "--seed", "1", "--max-findings", "1", "--out", str(out), cwd=tmp_path)
