@@ -193,9 +193,12 @@ def play(machine: Any, actor: int, other: int, index: int) -> bool:
     keys = drawable(machine.model.queue_type, machine.queue.get("schema", {}), umask)
     if not keys:
         return False
-    roles = list(machine.roles)
     a = machine.role(actor)
-    b = roles[(roles.index(a) + 1 + other % (len(roles) - 1)) % len(roles)]
+    # B: another role, one of A's implementation when there is one (the step's verdicts blame A's op; a racing
+    # op of another implementation that fails would be blamed on A too)
+    others = [r for r in machine.roles if r != a]
+    alike = [r for r in others if machine.roles[r] == machine.roles[a]]
+    b = (alike or others)[other % len(alike or others)]
     step = race_step(machine.model.queue_type, keys[index % len(keys)], a, b, machine.queue.get("schema", {}))
     shutil.rmtree(machine.engine.run.work / "fault", ignore_errors=True)  # the explorer numbers its states from 1
     machine.last_role = a  # a verdict of the step blames A's op
