@@ -60,7 +60,7 @@ def test_the_race_rule_kills_a_race_mutant_with_its_requirement(tmp_path):
     driver = shlex.join(["env", f"PYTHONPATH={mutants.driver_pythonpath(source)}", *REF_DRIVER])
     out = tmp_path / "out"
     done = dirqkit("fuzz", "--driver", driver, "--name", "mutant", "--impl", "mutant", "--type", "simple",
-                   "--examples", "40", "--shrink", "40", "--seed", "1", "--max-findings", "1", "--out", str(out), cwd=tmp_path)
+                   "--examples", "100", "--shrink", "40", "--seed", "1", "--max-findings", "1", "--out", str(out), cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"FAIL {MUTANT.requirement}: mutant as role" in done.stdout
     cases = [load_case_file(p)[0] for p in (out / "cases").glob("*.yaml")]

@@ -464,13 +464,14 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 step = self.model.invalid_open_step("SCHEMA-1", schema=schema)
             self.act(self.role(actor), step)
 
-        @rule(actor=st.integers(0, 3), other=st.integers(0, 2), index=st.integers(0, 63), odds=st.integers(0, RACE_ODDS - 1))
+        @rule(actor=st.integers(0, 3), other=st.integers(0, 2), key=st.sampled_from(races.keys_of(plan.queue_type)),
+              odds=st.integers(0, RACE_ODDS - 1))
         @precondition(lambda _: session.race_note is None)  # strace can hold a driver's syscall here
         @guarded
-        def race(self, actor: int, other: int, index: int, odds: int) -> None:
-            """A's op held on entry to a syscall while B's op or a kit change plays (dirqkit.fuzz.races); drawn
-            one time in RACE_ODDS, as a race step costs several traced runs of the op."""
-            if not odds and not self.stopped and races.play(self, actor, other, index):
+        def race(self, actor: int, other: int, key: tuple[str, str, str, str], odds: int) -> None:
+            """A's op held on entry to a syscall while B's op or a kit change plays (dirqkit.fuzz.races); played
+            one time in RACE_ODDS it is drawn, as a race step costs several traced runs of the op."""
+            if not odds and not self.stopped and races.play(self, actor, other, key):
                 session.races += 1
 
         # -- kit actions -------------------------------------------------

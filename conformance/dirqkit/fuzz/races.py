@@ -164,7 +164,7 @@ def drawable(queue_type: str, schema: dict[str, str], umask: int) -> list[tuple[
         kinds = list(schema.values())
         if not kinds or kinds[0].rstrip("?*") not in ("string", "binary") or not all(k.endswith("?") for k in kinds[1:]):
             return []
-    return [key for key in VERDICTS if key[0] == queue_type]
+    return keys_of(queue_type)
 
 
 def unavailable() -> str | None:
@@ -182,16 +182,20 @@ def kit_umask() -> int:
     return int(found.group(1), 8) if found else 0o022
 
 
-def play(machine: Any, actor: int, other: int, index: int) -> bool:
-    """One race step of ``machine`` (a fuzz machine): A = actor's role, B = another role, the race drawn by ``index``.
+def keys_of(queue_type: str) -> list[tuple[str, str, str, str]]:
+    """Every race of ``queue_type`` (what the fuzz rule draws from)."""
+    return [key for key in VERDICTS if key[0] == queue_type]
+
+
+def play(machine: Any, actor: int, other: int, key: tuple[str, str, str, str]) -> bool:
+    """One race step of ``machine`` (a fuzz machine): A = actor's role, B = another role, the race ``key``.
 
     The step runs on a fresh queue of its own (the machine's tree is not touched). A race the implementation
     cannot meet (it never makes the held call) or the kit could not set up gives no verdict: it leaves the trace.
     True if a race was played and judged.
     """
     umask = machine.queue.get("options", {}).get("umask", int(machine.umask, 8) & kit_umask() if machine.umask else kit_umask())
-    keys = drawable(machine.model.queue_type, machine.queue.get("schema", {}), umask)
-    if not keys:
+    if key not in drawable(machine.model.queue_type, machine.queue.get("schema", {}), umask):
         return False
     a = machine.role(actor)
     # B: another role, one of A's implementation when there is one (the step's verdicts blame A's op; a racing
@@ -199,7 +203,7 @@ def play(machine: Any, actor: int, other: int, index: int) -> bool:
     others = [r for r in machine.roles if r != a]
     alike = [r for r in others if machine.roles[r] == machine.roles[a]]
     b = (alike or others)[other % len(alike or others)]
-    step = race_step(machine.model.queue_type, keys[index % len(keys)], a, b, machine.queue.get("schema", {}))
+    step = race_step(machine.model.queue_type, key, a, b, machine.queue.get("schema", {}))
     shutil.rmtree(machine.engine.run.work / "fault", ignore_errors=True)  # the explorer numbers its states from 1
     machine.last_role = a  # a verdict of the step blames A's op
     try:
