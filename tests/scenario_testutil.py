@@ -46,7 +46,7 @@ def mutant_driver(tmp_path: Path, name: str, file: str, old: str, new: str) -> l
     """The reference driver running dirqref with one edit (see tests/mutants)."""
     mutant = mutants.Mutant(name, "-", file, old, new, "test")
     source = mutants.build(mutant, tmp_path / name)
-    return ["env", f"PYTHONPATH={source}", *REF_DRIVER]
+    return ["env", f"PYTHONPATH={mutants.driver_pythonpath(source)}", *REF_DRIVER]
 
 
 class InProcessActor:

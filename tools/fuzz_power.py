@@ -68,7 +68,7 @@ def fuzz(mutants, mutant, seconds: float, seed: int, work: Path) -> tuple[bool, 
     the first type whose first finding cites its requirement.
     """
     source = mutants.build(mutant, work / "src")
-    driver = shlex.join(["env", f"PYTHONPATH={source}", sys.executable, "-m", "dirqkit.drivers.ref"])
+    driver = shlex.join(["env", f"PYTHONPATH={mutants.driver_pythonpath(source)}", sys.executable, "-m", "dirqkit.drivers.ref"])
     kinds = queue_types(mutant)
     started, labels = time.monotonic(), []
     for kind in kinds:

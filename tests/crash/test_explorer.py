@@ -353,3 +353,35 @@ def test_a_missed_set_up_is_tried_again_then_is_unproducible():
     with pytest.raises(Unproducible, match=f"a=ref add: {ATTEMPTS} tries missed their set-up"):
         Explorer.with_retries(stub, 0, never)
     assert len(calls) == ATTEMPTS
+
+
+RACE_PLANTED_TEMP = """
+cases:
+  - id: t-race-planted-temp
+    title: an add whose temp name another producer's file takes while it is held picks another name
+    requirements: [SIMPLE-ADD-1]
+    queue: {type: simple}
+    roles: {a: producer, b: consumer}
+    steps:
+      - fault:
+          requirement: SIMPLE-ADD-1
+          ops: [{role: a, op: add}]
+          inject: [open]
+          match: '\\.tmp"'
+          race: [{write: "{held}"}]
+          expect: ok
+"""
+
+
+@needs_strace
+def test_a_racing_write_plants_another_writers_file_the_add_must_leave_alone(tmp_path):
+    with CaseRunner(tmp_path) as run_case:
+        found = figures(run_case(RACE_PLANTED_TEMP, a=REF_DRIVER, b=REF_DRIVER))
+        assert found["states"] == {"a=impl-a add": 2} and found["violations"] == 0  # the open before mkdir (ENOENT) too
+        broken = mutant_driver(tmp_path, "temp-truncated", "fsops.py",
+                               "CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC",
+                               "CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC")
+        with pytest.raises(CaseFailed) as failed:
+            run_case(RACE_PLANTED_TEMP, a=broken, b=REF_DRIVER)
+        assert failed.value.violated[0] == "SIMPLE-ADD-1"
+        assert "another writer's file" in failed.value.message

@@ -30,7 +30,7 @@ def dirqkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def mutant(tmp_path_factory: pytest.TempPathFactory) -> str:
     source = mutants.build(MUTANT, tmp_path_factory.mktemp("mutant"))
-    return shlex.join(["env", f"PYTHONPATH={source}", *REF_DRIVER])
+    return shlex.join(["env", f"PYTHONPATH={mutants.driver_pythonpath(source)}", *REF_DRIVER])
 
 
 def fuzz_mutant(driver: str, out: Path) -> subprocess.CompletedProcess[str]:

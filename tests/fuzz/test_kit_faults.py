@@ -3,6 +3,7 @@ crashes is that implementation's finding (CRASH), never a kit error."""
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -17,11 +18,11 @@ def test_a_kit_exception_in_a_rule_is_a_kit_error_naming_the_rule(monkeypatch, t
     def broken(self):
         raise KeyError("planted kit bug")
 
-    monkeypatch.setattr(Model, "count_step", broken)
+    monkeypatch.setattr(Model, "list_step", broken)  # only the iterate rule asks for it
     code = main(["fuzz", "--impl", "ref", "--examples", "20", "--seed", "0", "--out", str(tmp_path / "out")])
     out, err = capsys.readouterr()
     assert code == 2, out + err
-    assert "kit error in fuzz rule count: KeyError: 'planted kit bug'" in err
+    assert "kit error in fuzz rule iterate: KeyError: 'planted kit bug'" in err
     assert "finding" not in out.replace("0 new finding", "")  # nothing is charged to an implementation
     assert not list((tmp_path / "out").glob("cases/*.yaml"))
 
@@ -36,4 +37,4 @@ def test_a_driver_that_crashes_is_the_implementations_finding(tmp_path):
                            "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "kit error" not in done.stderr
-    assert "CRASH SIMPLE-COUNT-1: crashing as role a" in done.stdout
+    assert re.search(r"^CRASH SIMPLE-COUNT-1: crashing as role [a-d]$", done.stdout, re.MULTILINE), done.stdout  # any role it plays

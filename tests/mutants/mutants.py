@@ -7,6 +7,7 @@ PYTHONPATH is the reference driver running the broken code.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,3 +266,10 @@ def build(mutant: Mutant, destination: Path) -> Path:
         raise ValueError(f"mutant {mutant.name}: the code it breaks is not (exactly once) in {mutant.file}")
     target.write_text(text.replace(mutant.old, mutant.new), encoding="utf-8")
     return destination
+
+
+def driver_pythonpath(source: Path) -> str:
+    """The PYTHONPATH of a driver running the mutant built at ``source``: the broken dirqref first, then the
+    kit's own path (what this process was given), so that the driver imports the kit under test."""
+    inherited = os.environ.get("PYTHONPATH")
+    return f"{source}:{inherited}" if inherited else str(source)

@@ -155,14 +155,16 @@ class Racer(Hold):
 
     Once the op is held in its ``nth`` call ``name`` (:class:`Hold`), the racer plays its actions in
     order and releases the call, which then meets the changed tree.
-    Actions: a kit change ``{mkdir|rmdir|unlink: P}``, ``{fs: ACTION}`` (as an ``fs`` step), or an
+    Actions: a kit change ``{mkdir|rmdir|unlink|write: P}`` (write: a small file of another writer's),
+    ``{fs: ACTION}`` (as an ``fs`` step), or an
     op of another role ``{role: R, op: OP, args: {...}, element: i, expect: V}``. In paths,
     ``{held}`` is the held call's first path (relative to TOP), ``{held_dir}`` its directory and
     ``{target}`` its last path; a glob without them matches what is all that is left of its
     element (an ``E.lck`` whose ``E`` is gone, the only entry of its directory), as a purger sees it.
     """
 
-    FS = ("mkdir", "rmdir", "unlink")
+    FS = ("mkdir", "rmdir", "unlink", "write")
+    PLANTED = b"another writer's\n"  # what a racing write puts at its path
 
     def __init__(self, explorer: Explorer, state: Path, readers: Readers, added: list[str],
                  tracer: Tracer, call: Syscall, nth: int) -> None:
@@ -171,6 +173,7 @@ class Racer(Hold):
         self.problems: list[str] = []  # a racing op that failed, or an action that found nothing to change
         self.gone: set[str] = set()  # the sequence's elements the race removed
         self.new: dict[str, str] = {}  # elements a racing add made -> the digest of their payload
+        self.planted: list[Path] = []  # files of another writer's the race put at the held call's path
         super().__init__(tracer, call.name, nth)
 
     def play(self) -> None:
@@ -207,12 +210,30 @@ class Racer(Hold):
                 for path in found:
                     path.mkdir()
                 done = found
+            elif kind == "write":  # only where the directory exists: the op may be held before it made it
+                done = [p for p in found if p.parent.is_dir()]
+                for path in done:
+                    with open(path, "xb") as planted:
+                        planted.write(self.PLANTED)
+                self.planted += done
+                return  # a vacuous plant is no problem: the race cannot happen at that call
             else:
                 done = [p for p in found if os.path.lexists(p) and (exact or _left_over(p))]
                 for path in done:
                     os.rmdir(path) if kind == "rmdir" else os.unlink(path)
             if not done:
                 self.problems.append(f"{kind} {action[kind]}: nothing to change while {self.held} was held back")
+
+    def planted_left_alone(self) -> None:
+        """Another writer's file (``write``) is the op's to neither write into nor remove (but with its whole
+        directory, say a temp of the op's own that it cleans up)."""
+        for path in self.planted:
+            if os.path.lexists(path) and (not path.is_file() or path.read_bytes() != self.PLANTED):
+                self.problems.append(f"another writer's file {path.relative_to(self.top)}, there before the op went on, "
+                                     "was written into by the op")
+            elif not os.path.lexists(path) and path.parent.is_dir():
+                self.problems.append(f"another writer's file {path.relative_to(self.top)}, there before the op went on, "
+                                     "was removed by the op")
 
     def mkdir_in_empty(self, pattern: str) -> list[Path]:
         """Create the last part of ``pattern`` in the first empty directory matching the rest."""
@@ -239,6 +260,7 @@ class Racer(Hold):
     def finish(self) -> None:
         self.stop.set()
         self.thread.join()
+        self.planted_left_alone()
 
 
 @dataclass

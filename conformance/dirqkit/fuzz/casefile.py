@@ -37,8 +37,23 @@ class Written:
     outcome: str
 
 
+def role_ops(steps: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(role, op) of every op the steps play: op steps, and the ops and racing ops of a race step (``fault``)."""
+    played = []
+    for step in steps:
+        inner = step.get("fault", {})
+        for action in [step, *inner.get("ops", ()), *inner.get("race", ())]:
+            if "role" in action and "op" in action:
+                played.append((action["role"], action["op"]))
+    return played
+
+
+def acting_roles(steps: list[dict[str, Any]]) -> list[str]:
+    return sorted({role for role, _ in role_ops(steps)})
+
+
 def capability(steps: list[dict[str, Any]], role: str) -> str:
-    ops = {s["op"] for s in steps if s.get("role") == role}
+    ops = {op for r, op in role_ops(steps) if r == role}
     return "purger" if "purge" in ops else "consumer" if ops & CONSUMER_OPS else "producer"
 
 
@@ -50,8 +65,9 @@ def case_id(found: Found, seed: int) -> str:
 
 def case_of(found: Found, seed: int) -> dict[str, Any]:
     finding, steps = found.finding, found.trace
-    acting = sorted({s["role"] for s in steps if "role" in s})
-    cited = [finding.requirement] + [s["requirement"] for s in steps if "requirement" in s]
+    acting = acting_roles(steps)
+    cited = [finding.requirement] + [s["requirement"] for s in [*steps, *(s["fault"] for s in steps if "fault" in s)]
+                                     if isinstance(s.get("requirement"), str)]
     return {
         "id": case_id(found, seed),
         "title": (f"found by dirqkit fuzz --seed {seed}: {finding.implementation} as role {finding.role} "
@@ -69,7 +85,7 @@ def dump(case: dict[str, Any]) -> str:
 
 
 def rerun_command(directory: Path, found: Found, extra_drivers: dict[str, str]) -> list[str]:
-    acting = sorted({s["role"] for s in found.trace if "role" in s})
+    acting = acting_roles(found.trace)
     command = ["dirqkit", "run", "--cases", str(directory)]
     for name, driver in extra_drivers.items():
         command += ["--driver", driver, "--name", name]

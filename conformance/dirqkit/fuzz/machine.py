@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from dirqkit.drivers.client import DriverError, OpError
+from dirqkit.fuzz import races
 from dirqkit.fuzz.oracle import (BACKDATES, FOREIGN_TEXT, INVALID_FIELD_NAMES, INVALID_OPTIONS, LIMITS, LINK_TARGET_AGE,
                                   LINK_TARGET_TEXT, PLANTED_OLD_DIR, SIMPLE_INVALID_OPTIONS, Element, Model, Planted, literal)
 from dirqkit.suite.caseload import Case
@@ -43,6 +44,7 @@ SIZES = st.one_of(st.integers(0, 40), st.sampled_from([4095, 4096, 65536, 100001
 # Queue options an open may give (None: not given); Simple granularities are those GRANULARITY_DIGITS can check
 OPTIONS = {"rndhex": st.sampled_from([None, 0, 9, 15]), "umask": st.sampled_from([None, 0o027, 0o002, 0])}
 SIMPLE_OPTIONS = {**OPTIONS, "granularity": st.sampled_from([None, 16, 256])}
+RACE_ODDS = 4  # a drawn race step plays one time in RACE_ODDS (each costs a few traced runs of its op)
 PROCESS_UMASK = "0077"  # a process umask for the drivers, unlike any usual one (COMMON-4)
 # Table files the kit writes over a table field: (content, what get returns or None for invalid_data, requirement)
 TABLE_REWRITES = ((b"k\t1\nk\t2\n", {"k": "2"}, "TABLE-8"), (b"a\t1\nb\t2\na\t3\n", {"a": "3", "b": "2"}, "TABLE-8"),
@@ -172,6 +174,9 @@ def runner_class(session: Any) -> type[RuleBasedStateMachine]:
             except CaseFailed as failed:
                 if "op" in step and getattr(self.engine.last, "kind", None) == "unsupported":
                     self.stopped = True  # the driver cannot express the op (SKIP in dirqkit run): no verdict, the example ends
+                    return False
+                if "fault" in step:  # a race step (dirqkit.fuzz.races) cites its requirement inside; violations name theirs
+                    self.blame(role or self.last_role, (*failed.violated, "SPEC-1")[0], failed.message)
                     return False
                 if failed.violated[:1] not in ((), (step.get("requirement"),)):  # the engine named another (SPEC-4: the message)
                     step["requirement"] = failed.violated[0]
@@ -458,6 +463,16 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 schema = {**self.queue["schema"], names[choice - len(options)]: "string?"}
                 step = self.model.invalid_open_step("SCHEMA-1", schema=schema)
             self.act(self.role(actor), step)
+
+        @rule(actor=st.integers(0, 3), other=st.integers(0, 2), key=st.sampled_from(races.keys_of(plan.queue_type)),
+              odds=st.integers(0, RACE_ODDS - 1))
+        @precondition(lambda _: session.race_note is None)  # strace can hold a driver's syscall here
+        @guarded
+        def race(self, actor: int, other: int, key: tuple[str, str, str, str], odds: int) -> None:
+            """A's op held on entry to a syscall while B's op or a kit change plays (dirqkit.fuzz.races); played
+            one time in RACE_ODDS it is drawn, as a race step costs several traced runs of the op."""
+            if not odds and not self.stopped and races.play(self, actor, other, key):
+                session.races += 1
 
         # -- kit actions -------------------------------------------------
 

@@ -22,6 +22,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
+from dirqkit.fuzz import races
 from dirqkit.fuzz.machine import BudgetSpent, Finding, KitFault, ShrinkSpent, machine_class
 from dirqkit.fuzz.setmachine import set_machine_class
 from dirqkit.suite.actors import DriverPool, Implementation
@@ -68,6 +69,8 @@ class Session:
     progress: TextIO = field(default_factory=lambda: sys.stderr)  # the stream at run time, not at import
     examples: int = 0  # generated (not replayed while shrinking)
     ops: int = 0
+    races: int = 0  # race steps played and judged (dirqkit.fuzz.races)
+    race_note: str | None = None  # why race steps are not scheduled (no strace), said once
     known_seen: int = 0
     found: list[Found] = field(default_factory=list)
     flaky: list[str] = field(default_factory=list)
@@ -111,6 +114,10 @@ class Session:
 
     def run(self) -> list[Found]:
         self.known = set(self.plan.known)
+        if self.plan.queue_type != "set":
+            self.race_note = races.unavailable()
+            if self.race_note is not None:
+                print(f"dirqkit fuzz: no race steps: {self.race_note}", file=self.progress, flush=True)
         self._started = time.monotonic()
         budget = self.plan.examples if self.plan.examples is not None else EXAMPLES_IF_ONLY_TIMED
         database = DirectoryBasedExampleDatabase(str(self.plan.out / "hypothesis-db"))
@@ -164,7 +171,7 @@ class Session:
         self._shown = now
         elapsed = max(now - self._started, 1e-6)
         line = (f"dirqkit fuzz: {self.examples} examples, {self.ops} ops ({self.ops / elapsed:.0f} ops/s), "
-                f"{len(self.found)} finding(s), {self.known_seen} known deviation(s) met")
+                f"{self.races} race(s), {len(self.found)} finding(s), {self.known_seen} known deviation(s) met")
         print(line, file=self.progress, flush=True)
 
 
