@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shrink", type=int, default=SHRINK_REPLAYS, metavar="N",
                         help=f"replays spent shrinking each finding (default {SHRINK_REPLAYS})")
     parser.add_argument("--max-findings", type=int, metavar="N", help="stop searching once N new findings are found (default: search the whole budget)")
+    parser.add_argument("--stop-on", metavar="REQ", help="stop searching once a finding cites requirement REQ (e.g. SIMPLE-LOCK-2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0): same seed and --examples, same run")
     parser.add_argument("--out", type=Path, default=Path("dirqkit-fuzz"), metavar="DIR",
                         help="where cases and the example database go (default ./dirqkit-fuzz)")
@@ -69,7 +70,7 @@ def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
         raise UsageError("no implementation available to fuzz")
     examples = args.examples if args.examples is not None or args.seconds is not None else 100
     return Plan(args.type, implementations, names, pins, known_pairs, args.seed, args.out, examples, args.seconds, args.shrink,
-                args.max_findings)
+                args.max_findings, args.stop_on)
 
 
 def run(args: argparse.Namespace) -> int:

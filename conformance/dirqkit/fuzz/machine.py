@@ -634,6 +634,35 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                 if element.locked:
                     self.act(self.role(actor), self.model.get_step(element))
 
+        @rule(actor=st.integers(0, 3), size=SIZES, seed=st.binary(min_size=1, max_size=6))
+        @guarded
+        def lose_top(self, actor: int, size: int, seed: bytes) -> None:
+            """TOP vanishes (moved away) under open queue objects: an add fails and does not make TOP again (DIR-3:
+            one non-recursive mkdir; Normal, ITER-6); then TOP comes back and the example goes on."""
+            if self.stopped:
+                return
+            if simple:
+                value: Any = payload(size, seed)
+            else:  # the mandatory fields, empty
+                value = {name: typed(kind, EMPTY[kind]) for name, kind in self.queue["schema"].items() if not kind.endswith("?")}
+            self.act(None, {"fs": {"rename": ".", "to": "WORK/top-away"}})
+            if self.act(self.role(actor), self.model.add_without_top(value)):
+                self.check(self.model.top_lost())
+            if not self.stopped:
+                self.act(None, {"fs": {"rename": "WORK/top-away", "to": "."}})
+
+        @rule()
+        @guarded
+        def plant_element(self) -> None:
+            """A well-formed element in an older intermediate directory: Simple, one a producer with a slower clock
+            made; Normal, in the least directory, where a producer that chose it earlier put it (ITER-1, counts)."""
+            dirs = self.model.existing_dirs()
+            if self.stopped or not (simple or dirs):
+                return
+            _, files = self.model.planted_element(PLANTED_OLD_DIR if simple else dirs[0], self.fresh_name())
+            for path, data in files.items():
+                self.act(None, {"fs": {"write": path, **data}})
+
         @rule()
         @guarded
         def plant_directory(self) -> None:
