@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Self
 
 import pytest
 
+import dirqkit
 from dirqkit.crash.syscalls import tracing_unavailable
 from dirqkit.drivers.client import OpError
 from dirqkit.drivers.ref import RefAdapter
@@ -24,6 +26,12 @@ from dirqkit.suite.engine import CaseRun, Engine
 from dirqkit.suite.roles import Assignment
 
 REF_DRIVER = [sys.executable, "-m", "dirqkit.drivers.ref"]
+
+
+def mutant_pythonpath(source: Path) -> str:
+    """PYTHONPATH of a reference driver on a patched dirqref: that copy first, then the kit under test (not
+    whatever dirqkit the interpreter has installed)."""
+    return f"PYTHONPATH={source}{os.pathsep}{Path(dirqkit.__file__).resolve().parents[1]}"
 MUTANTS_FILE = Path(__file__).resolve().parent / "mutants" / "mutants.py"
 
 
@@ -46,7 +54,7 @@ def mutant_driver(tmp_path: Path, name: str, file: str, old: str, new: str) -> l
     """The reference driver running dirqref with one edit (see tests/mutants)."""
     mutant = mutants.Mutant(name, "-", file, old, new, "test")
     source = mutants.build(mutant, tmp_path / name)
-    return ["env", f"PYTHONPATH={source}", *REF_DRIVER]
+    return ["env", mutant_pythonpath(source), *REF_DRIVER]
 
 
 class InProcessActor:

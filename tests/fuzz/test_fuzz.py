@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from scenario_testutil import REF_DRIVER, mutants
+from scenario_testutil import REF_DRIVER, mutant_pythonpath, mutants
 
 from dirqkit.cli import main
 from dirqkit.suite.caseload import load_case_file
@@ -30,7 +31,7 @@ def dirqkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def mutant(tmp_path_factory: pytest.TempPathFactory) -> str:
     source = mutants.build(MUTANT, tmp_path_factory.mktemp("mutant"))
-    return shlex.join(["env", f"PYTHONPATH={source}", *REF_DRIVER])
+    return shlex.join(["env", mutant_pythonpath(source), *REF_DRIVER])
 
 
 def fuzz_mutant(driver: str, out: Path) -> subprocess.CompletedProcess[str]:
@@ -71,6 +72,17 @@ def test_same_seed_and_budget_same_cases(found, mutant, tmp_path):
     assert first and first == second, again.stdout
 
 
+def test_stop_on_ends_the_search_at_the_first_finding_citing_that_requirement(mutant, tmp_path):
+    examples = 400
+    done = dirqkit("fuzz", "--driver", mutant, "--name", "mutant", "--impl", "mutant", "--examples", str(examples), "--shrink", "40",
+                   "--seed", "0", "--stop-on", MUTANT.requirement, "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    cited = re.findall(r"^FAIL (\S+): mutant as role", done.stdout, re.MULTILINE)
+    assert cited[-1] == MUTANT.requirement and cited.count(MUTANT.requirement) == 1, done.stdout
+    spent = int(re.search(r"new finding\(s\) in (\d+) examples", done.stdout).group(1))
+    assert spent < examples, done.stdout  # it stopped there, well before the budget
+
+
 @pytest.mark.parametrize("queue_type", ["simple", "normal", "set"])
 def test_the_reference_against_itself_finds_nothing(queue_type, tmp_path):
     done = dirqkit("fuzz", "--impl", "ref", "--type", queue_type, "--examples", "15", "--seed", "3", "--out", str(tmp_path / "out"), cwd=tmp_path)
@@ -84,6 +96,7 @@ def test_the_reference_against_itself_finds_nothing(queue_type, tmp_path):
     ["--examples", "0"],
     ["--seconds", "-1"],
     ["--max-findings", "0"],
+    ["--stop-on", "SIMPLE-LOCK-99"],
     ["--role", "z=ref"],
     ["--role", "a"],
     ["--impl", "no-such-implementation"],

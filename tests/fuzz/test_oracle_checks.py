@@ -330,3 +330,87 @@ def test_an_add_into_a_directory_full_of_foreign_entries_breaks_normal_dir_2():
     assert step["expect"]["match"].startswith("00000001/")  # two entries: full
     assert model.refine(step, "00000000/00000002000001") == "NORMAL-DIR-2"  # counted by link count: one entry
     assert model.refine(step, "00000005/00000002000001") == "NORMAL-DIR-1"
+
+
+class RemakingTop(InProcessActor):
+    """The reference, except that an add first makes TOP again when it is missing (what mkdir -p does)."""
+
+    def __init__(self, top: Path, normal: bool) -> None:
+        super().__init__()
+        self.top, self.normal = top, normal
+
+    def call(self, op: str, args: dict[str, Any]) -> Any:
+        if op == "add" and not self.top.exists():
+            (self.top / "temporary" if self.normal else self.top).mkdir(parents=True)
+        return super().call(op, args)
+
+
+@pytest.mark.parametrize("queue, data, requirement", [
+    ({"type": "simple"}, b"x", "DIR-3"),
+    ({"type": "normal", "schema": {"body": "string"}}, {"body": {"type": "string", "value": ""}}, "ITER-6")])
+def test_an_add_while_top_is_gone_fails_and_does_not_make_top_again(queue, data, requirement, tmp_path):
+    for remake in (False, True):
+        top = tmp_path / f"{remake}" / "queue"
+        actor = RemakingTop(top, queue["type"] == "normal") if remake else None
+        harness = Harness(tmp_path / f"{remake}", queue, actor)
+        if queue["type"] == "normal":
+            harness.add("e1", data)
+        harness.fs({"rename": ".", "to": "WORK/top-away"})
+        step = harness.model.add_without_top(data)
+        assert step["requirement"] == requirement
+        if remake:
+            fails(requirement, harness.op, step)
+            continue
+        harness.op(step)  # the reference fails, and TOP stays away
+        harness.checks(harness.model.top_lost())
+        harness.fs({"rename": "WORK/top-away", "to": "."})
+        harness.op(harness.model.count_step())  # the queue goes on where it was
+        harness.fs({"mkdir": "."})  # a TOP made again, as an add that made it would leave it (empty: the check sees it)
+    assert (tmp_path / "True" / "queue").is_dir()
+
+
+class DirectoriesNewestFirst(InProcessActor):
+    """The reference, except that list visits intermediate directories newest first once ``broken``."""
+
+    broken = False
+
+    def call(self, op: str, args: dict[str, Any]) -> Any:
+        result = super().call(op, args)
+        if op == "list" and self.broken:
+            return sorted(result, key=lambda ident: (-int(ident[:8], 16), ident[9:]))
+        return result
+
+
+@pytest.mark.parametrize("queue, data", [({"type": "simple"}, b"x"),
+                                         ({"type": "normal", "schema": {"body": "string", "note": "binary?"}},
+                                          {"body": {"type": "string", "value": "b"}})])
+def test_an_element_in_an_older_directory_is_listed_first_and_counted_iter_1(queue, data, tmp_path):
+    actor = DirectoriesNewestFirst()
+    harness = Harness(tmp_path, queue, actor)
+    harness.add("e1", data)
+    if queue["type"] == "normal":  # a second directory above the first: the element goes into the least one
+        harness.fs({"mkdir": "00000001"})
+        harness.model.dirs["00000001"] = True
+        harness.add("e2", data)
+    older = "00000001" if queue["type"] == "simple" else "00000000"
+    planted, files = harness.model.planted_element(older, f"{0xfeed0001:014x}")
+    assert list(files) == ([planted.path] if queue["type"] == "simple" else [f"{planted.path}/body"])
+    for path, content in files.items():
+        harness.fs({"write": path, **content})
+    step = harness.model.list_step()
+    assert step["expect"][0] == planted.path
+    harness.op(step)
+    harness.op(harness.model.count_step())
+    harness.op(harness.model.purge_step(None, None))
+    harness.checks(harness.model.purged(None, None))  # an element, not a foreign entry: purge keeps it
+    actor.broken = True
+    fails("ITER-1", harness.op, step)
+
+
+def test_a_count_wrong_beyond_the_wrong_type_entries_is_the_count_requirement(simple):
+    simple.add("e1", b"x")
+    simple.model.planted.append(Planted(f"${{e1:dir}}/{0xfeed0001:014x}", "wrongtype", simple.model.dir_of(simple.model.elements[0])))
+    step = simple.model.count_step()
+    assert simple.model.refine(step, 2) == "ITER-4"  # the wrong-type entry counted: that alone
+    assert simple.model.refine(step, 3) == "SIMPLE-COUNT-1"  # more than it explains
+    assert simple.model.refine(step, 0) == "SIMPLE-COUNT-1"

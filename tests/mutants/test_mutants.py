@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 from conftest import TABLE_ENV
 from mutants import MUTANTS, Mutant, build
+from scenario_testutil import mutant_pythonpath
 
 BAD = {"FAIL", "ERROR", "CRASH", "TIMEOUT"}
 UNJUDGED = {"SKIP", "INCONCLUSIVE"}
 
 
 def run_suite(pythonpath: Path, requirement: str, work: Path) -> tuple[int, list[dict], str]:
-    driver = shlex.join(["env", f"PYTHONPATH={pythonpath}", sys.executable, "-m", "dirqkit.drivers.ref"])
+    driver = shlex.join(["env", mutant_pythonpath(pythonpath), sys.executable, "-m", "dirqkit.drivers.ref"])
     report = work / "results.json"
     command = [sys.executable, "-m", "dirqkit", "run", "--driver", driver, "--name", "mutant", "--impl", "mutant",
                "--req", requirement, "-j", "0", "--json", str(report), "--results", str(work / "evidence")]

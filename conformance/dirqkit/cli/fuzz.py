@@ -19,6 +19,7 @@ from dirqkit.cli.run import add_implementation_arguments, implementation_choices
 from dirqkit.fuzz import casefile
 from dirqkit.fuzz.machine import ROLES, KitFault
 from dirqkit.fuzz.search import SHRINK_REPLAYS, Plan, Session
+from dirqkit.spec import requirement_levels
 from dirqkit.suite import expectations
 from dirqkit.suite.actors import DriverPool, discover
 
@@ -48,6 +49,9 @@ def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
     if args.examples is not None and args.examples < 1 or args.seconds is not None and args.seconds <= 0 or args.shrink < 0 \
             or args.max_findings is not None and args.max_findings < 1:
         raise UsageError("--examples, --seconds and --max-findings must be positive, --shrink not negative")
+    levels = requirement_levels()  # empty without SPEC.md: nothing to check against
+    if args.stop_on is not None and levels and args.stop_on not in levels:
+        raise UsageError(f"--stop-on {args.stop_on}: no such requirement in SPEC.md")
     bad_roles = sorted(set(pins) - set(ROLES))
     if bad_roles:
         raise UsageError(f"fuzz roles are {', '.join(ROLES)}; cannot pin {', '.join(bad_roles)}")
