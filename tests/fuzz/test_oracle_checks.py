@@ -414,3 +414,23 @@ def test_a_count_wrong_beyond_the_wrong_type_entries_is_the_count_requirement(si
     assert simple.model.refine(step, 2) == "ITER-4"  # the wrong-type entry counted: that alone
     assert simple.model.refine(step, 3) == "SIMPLE-COUNT-1"  # more than it explains
     assert simple.model.refine(step, 0) == "SIMPLE-COUNT-1"
+
+
+def test_a_purge_that_fails_on_a_young_temporary_entry_breaks_normal_purge_3():
+    model = Model("normal", {}, {"body": "string"})
+    model.planted.append(Planted("temporary/000000feed0001", "temp", None, 0))
+    failed = OpError("io", "cannot rmdir(/q/temporary/000000feed0001): Directory not empty")
+    assert model.refine(model.purge_step(None, None), failed) == "NORMAL-PURGE-3"
+    model.planted[0].age = 3600  # stale: its removal was due, the failure is the purge's own
+    assert model.refine(model.purge_step(None, None), failed) == "NORMAL-PURGE-1"
+
+
+def test_an_add_past_a_directory_of_files_only_breaks_normal_dir_2():
+    model = Model("normal", {}, {"body": "string"})
+    model.dirs["00000001"] = True
+    model.planted.append(Planted(f"00000001/{0xfeed0001:014x}", "symlink", "00000001", link=True))
+    step = model.add_step("e1", {"body": {"type": "string", "value": ""}})
+    assert step["expect"]["match"].startswith("00000001/")
+    assert model.refine(step, "00000002/00000002000001") == "NORMAL-DIR-2"  # a link count sees no entry, and skips it
+    model.planted.append(Planted("00000001/backup", "foreign", "00000001", dir_entry=True))
+    assert model.refine(step, "00000002/00000002000001") == "NORMAL-DIR-1"  # a directory in it: a link count sees it too

@@ -307,6 +307,9 @@ class Model:
             if not self.simple and dirs and outcome[:8] == dirs[-1] != directory and \
                     self.elements_in(dirs[-1]) < self.maxelts:
                 return "NORMAL-DIR-2"  # full only with the foreign entries counted, which readdir shows and a link count misses
+            if not self.simple and dirs and outcome[:8] == f"{int(dirs[-1], 16) + 1:08x}" != directory and self.entries(dirs[-1]) \
+                    and not self.elements_in(dirs[-1]) and not any(p.present and p.directory == dirs[-1] and p.dir_entry for p in self.planted):
+                return "NORMAL-DIR-2"  # G holds entries but no directory: a link count (st_nlink - 2) sees it empty
         if step["op"] == "list" and step["requirement"] == "ITER-1" and isinstance(outcome, list):
             wanted = [ident for ident, _ in self.listed()]
             if sorted(map(str, outcome)) == sorted(wanted):
@@ -329,6 +332,8 @@ class Model:
             kept = [d for d in self.existing_dirs()[:-1] if not self.elements_in(d) and self.entries(d)]
             if held and (not kept or "temporary" in str(outcome)):
                 return "NORMAL-PURGE-6" if any(stale(p.age, limit) for p in held) else "NORMAL-PURGE-3"
+            if "temporary" in str(outcome) and any(p.present and p.kind == "temp" and not stale(p.age, limit) for p in self.planted):
+                return "NORMAL-PURGE-3"  # it went for a temp that is not stale
             if kept:
                 return "NORMAL-PURGE-2"
         if step["op"] == "count" and isinstance(outcome, int):
