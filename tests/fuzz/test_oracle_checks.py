@@ -434,3 +434,41 @@ def test_an_add_past_a_directory_of_files_only_breaks_normal_dir_2():
     assert model.refine(step, "00000002/00000002000001") == "NORMAL-DIR-2"  # a link count sees no entry, and skips it
     model.planted.append(Planted("00000001/backup", "foreign", "00000001", dir_entry=True))
     assert model.refine(step, "00000002/00000002000001") == "NORMAL-DIR-1"  # a directory in it: a link count sees it too
+
+
+class LockFollowingLinks(InProcessActor):
+    """The reference, except that lock sets the lock time as utime(2) does, through a symbolic link."""
+
+    def __init__(self, top: Path) -> None:
+        self.top = top  # before the hello the reference's __init__ sends
+        super().__init__()
+
+    def call(self, op: str, args: dict[str, Any]) -> Any:
+        path = self.top / str(args.get("name", ""))
+        before = os.lstat(path).st_mtime if op == "lock" and path.is_symlink() else None
+        result = super().call(op, args)
+        if before is not None and result is True:
+            os.utime(path, (before, before), follow_symlinks=False)  # the link keeps its own time ...
+            os.utime(path)  # ... and its target gets the lock time
+        return result
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_lock_of_a_link_sets_the_links_own_time_sec_1(follow, tmp_path):
+    actor = LockFollowingLinks(tmp_path / "queue") if follow else None
+    simple = Harness(tmp_path, {"type": "simple"}, actor)
+    simple.add("e1", b"x")
+    simple.fs({"write": "WORK/target", "text": LINK_TARGET_TEXT})
+    path = f"${{e1:dir}}/{0xfeed0003:014x}"
+    simple.fs({"symlink": path, "target": "$WORK/target"})
+    simple.fs({"backdate": [path], "seconds": 3600})
+    link = Planted(path, "symlink", simple.model.dir_of(simple.model.elements[0]), 3600, link=True)
+    simple.model.planted.append(link)
+    simple.op(simple.model.lock_link_step(link))  # link(2) does not follow: the lock is the link's
+    checks = simple.model.link_locked(link)
+    if follow:
+        fails("SEC-1", simple.checks, checks)
+    else:
+        simple.checks(checks)
+        simple.fs({"remove": f"{path}.lck"})
+        simple.op(simple.model.list_step())  # neither the link nor its lock is an element

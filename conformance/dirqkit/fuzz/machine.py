@@ -561,6 +561,22 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.act(self.role(actor), self.model.touch_link_step(link)):
                 self.check(self.model.link_touched(link) + self.model.link_targets())
 
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        @precondition(lambda _: simple)  # a Normal lock makes a directory in the element: beyond a link out of the queue
+        @guarded
+        def lock_link(self, actor: int, index: int) -> None:
+            """Simple lock of a name that is a symbolic link, made old first: the lock is the link's, its time is set on
+            the link, not on the target (SEC-1); the kit then takes the lock away again."""
+            links = [p for p in self.model.planted if p.present and p.kind == "symlink"]
+            if self.stopped or not links:
+                return
+            link = links[index % len(links)]
+            self.act(None, {"fs": {"backdate": [link.path], "seconds": BACKDATES[0]}})
+            if self.act(self.role(actor), self.model.lock_link_step(link)):
+                self.check(self.model.link_locked(link) + self.model.link_targets())
+            if not self.stopped:
+                self.act(None, {"fs": {"remove": f"{link.path}.lck"}})
+
         @rule(index=st.integers(0, 63), fifo=st.booleans())
         @precondition(lambda _: simple)  # the other type has no such op
         @guarded

@@ -232,6 +232,16 @@ class Model:
         link.age = 0
         return [(self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1"), {"fresh": [link.path]})]
 
+    def lock_link_step(self, link: Planted) -> dict[str, Any]:
+        """Simple lock(D/E) where E is a symbolic link: the link(2) of step 2 does not follow it, so the lock is
+        taken on the link itself (SIMPLE-LOCK-1)."""
+        return {"op": "lock", "args": {"name": link.path}, "expect": True, "requirement": "SIMPLE-LOCK-1"}
+
+    def link_locked(self, link: Planted) -> list[tuple[str, dict[str, Any]]]:
+        """... and the lock time is set on the link, never through it (SIMPLE-LOCK-3 with SEC-1)."""
+        link.age = 0
+        return [("SEC-1", {"fresh": [link.path, f"{link.path}.lck"]})]
+
     def get_step(self, element: Element) -> dict[str, Any]:
         step = {"op": "get", "args": {"name": f"${element.var}"}}
         if not (element.present and element.locked):  # the message names the element (SPEC-4)
