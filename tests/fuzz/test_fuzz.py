@@ -1,13 +1,14 @@
 """dirqkit fuzz: it finds a planted bug and writes a case that dirqkit run fails; it finds nothing in the
 reference; it is deterministic for a seed and budget; bad options are usage errors.
 
-Budgets are small (a few dozen examples, a short shrink) so that these run in CI.
+Budgets are small (at most 100 examples, the search stopping at the planted finding; a short shrink) so that these run in CI.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -20,7 +21,8 @@ from dirqkit.cli import main
 from dirqkit.suite.caseload import load_case_file
 
 MUTANT = next(m for m in mutants.MUTANTS if m.name == "lock-ignores-eexist")  # breaks SIMPLE-LOCK-2
-BUDGET = ["--examples", "25", "--shrink", "40", "--seed", "0"]
+EXAMPLES = 100
+BUDGET = ["--examples", str(EXAMPLES), "--shrink", "40", "--seed", "0", "--stop-on", MUTANT.requirement]
 
 
 def dirqkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -71,6 +73,15 @@ def test_same_seed_and_budget_same_cases(found, mutant, tmp_path):
     assert first and first == second, again.stdout
 
 
+def test_stop_on_ends_the_search_at_the_first_finding_citing_that_requirement(found):
+    done = found[0]
+    assert done.returncode == 1, done.stdout + done.stderr
+    cited = re.findall(r"^FAIL (\S+): mutant as role", done.stdout, re.MULTILINE)
+    assert cited[-1] == MUTANT.requirement and cited.count(MUTANT.requirement) == 1, done.stdout
+    spent = int(re.search(r"new finding\(s\) in (\d+) examples", done.stdout).group(1))
+    assert spent < EXAMPLES, done.stdout  # it stopped there, before the budget
+
+
 @pytest.mark.parametrize("queue_type", ["simple", "normal", "set"])
 def test_the_reference_against_itself_finds_nothing(queue_type, tmp_path):
     done = dirqkit("fuzz", "--impl", "ref", "--type", queue_type, "--examples", "15", "--seed", "3", "--out", str(tmp_path / "out"), cwd=tmp_path)
@@ -84,6 +95,7 @@ def test_the_reference_against_itself_finds_nothing(queue_type, tmp_path):
     ["--examples", "0"],
     ["--seconds", "-1"],
     ["--max-findings", "0"],
+    ["--stop-on", "SIMPLE-LOCK-99"],
     ["--role", "z=ref"],
     ["--role", "a"],
     ["--impl", "no-such-implementation"],

@@ -37,4 +37,5 @@ def test_a_driver_that_crashes_is_the_implementations_finding(tmp_path):
                            "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "kit error" not in done.stderr
-    assert re.search(r"^CRASH SIMPLE-COUNT-1: crashing as role [a-d]$", done.stdout, re.MULTILINE), done.stdout  # any role it plays
+    assert re.search(r"^CRASH SIMPLE-COUNT-1: crashing as role [a-d]$", done.stdout, re.MULTILINE), done.stdout  # a is pinned,
+    # others may draw it too: which role the shrunk example keeps depends on the rules the machine has

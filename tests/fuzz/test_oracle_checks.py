@@ -330,3 +330,145 @@ def test_an_add_into_a_directory_full_of_foreign_entries_breaks_normal_dir_2():
     assert step["expect"]["match"].startswith("00000001/")  # two entries: full
     assert model.refine(step, "00000000/00000002000001") == "NORMAL-DIR-2"  # counted by link count: one entry
     assert model.refine(step, "00000005/00000002000001") == "NORMAL-DIR-1"
+
+
+class RemakingTop(InProcessActor):
+    """The reference, except that an add first makes TOP again when it is missing (what mkdir -p does)."""
+
+    def __init__(self, top: Path, normal: bool) -> None:
+        super().__init__()
+        self.top, self.normal = top, normal
+
+    def call(self, op: str, args: dict[str, Any]) -> Any:
+        if op == "add" and not self.top.exists():
+            (self.top / "temporary" if self.normal else self.top).mkdir(parents=True)
+        return super().call(op, args)
+
+
+@pytest.mark.parametrize("queue, data, requirement", [
+    ({"type": "simple"}, b"x", "DIR-3"),
+    ({"type": "normal", "schema": {"body": "string"}}, {"body": {"type": "string", "value": ""}}, "ITER-6")])
+def test_an_add_while_top_is_gone_fails_and_does_not_make_top_again(queue, data, requirement, tmp_path):
+    for remake in (False, True):
+        top = tmp_path / f"{remake}" / "queue"
+        actor = RemakingTop(top, queue["type"] == "normal") if remake else None
+        harness = Harness(tmp_path / f"{remake}", queue, actor)
+        if queue["type"] == "normal":
+            harness.add("e1", data)
+        harness.fs({"rename": ".", "to": "WORK/top-away"})
+        step = harness.model.add_without_top(data)
+        assert step["requirement"] == requirement
+        if remake:
+            fails(requirement, harness.op, step)
+            continue
+        harness.op(step)  # the reference fails, and TOP stays away
+        harness.checks(harness.model.top_lost())
+        harness.fs({"rename": "WORK/top-away", "to": "."})
+        harness.op(harness.model.count_step())  # the queue goes on where it was
+        harness.fs({"mkdir": "."})  # a TOP made again, as an add that made it would leave it (empty: the check sees it)
+    assert (tmp_path / "True" / "queue").is_dir()
+
+
+class DirectoriesNewestFirst(InProcessActor):
+    """The reference, except that list visits intermediate directories newest first once ``broken``."""
+
+    broken = False
+
+    def call(self, op: str, args: dict[str, Any]) -> Any:
+        result = super().call(op, args)
+        if op == "list" and self.broken:
+            return sorted(result, key=lambda ident: (-int(ident[:8], 16), ident[9:]))
+        return result
+
+
+@pytest.mark.parametrize("queue, data", [({"type": "simple"}, b"x"),
+                                         ({"type": "normal", "schema": {"body": "string", "note": "binary?"}},
+                                          {"body": {"type": "string", "value": "b"}})])
+def test_an_element_in_an_older_directory_is_listed_first_and_counted_iter_1(queue, data, tmp_path):
+    actor = DirectoriesNewestFirst()
+    harness = Harness(tmp_path, queue, actor)
+    harness.add("e1", data)
+    if queue["type"] == "normal":  # a second directory above the first: the element goes into the least one
+        harness.fs({"mkdir": "00000001"})
+        harness.model.dirs["00000001"] = True
+        harness.add("e2", data)
+    older = "00000001" if queue["type"] == "simple" else "00000000"
+    planted, files = harness.model.planted_element(older, f"{0xfeed0001:014x}")
+    assert list(files) == ([planted.path] if queue["type"] == "simple" else [f"{planted.path}/body"])
+    for path, content in files.items():
+        harness.fs({"write": path, **content})
+    step = harness.model.list_step()
+    assert step["expect"][0] == planted.path
+    harness.op(step)
+    harness.op(harness.model.count_step())
+    harness.op(harness.model.purge_step(None, None))
+    harness.checks(harness.model.purged(None, None))  # an element, not a foreign entry: purge keeps it
+    actor.broken = True
+    fails("ITER-1", harness.op, step)
+
+
+def test_a_count_wrong_beyond_the_wrong_type_entries_is_the_count_requirement(simple):
+    simple.add("e1", b"x")
+    simple.model.planted.append(Planted(f"${{e1:dir}}/{0xfeed0001:014x}", "wrongtype", simple.model.dir_of(simple.model.elements[0])))
+    step = simple.model.count_step()
+    assert simple.model.refine(step, 2) == "ITER-4"  # the wrong-type entry counted: that alone
+    assert simple.model.refine(step, 3) == "SIMPLE-COUNT-1"  # more than it explains
+    assert simple.model.refine(step, 0) == "SIMPLE-COUNT-1"
+
+
+def test_a_purge_that_fails_on_a_young_temporary_entry_breaks_normal_purge_3():
+    model = Model("normal", {}, {"body": "string"})
+    model.planted.append(Planted("temporary/000000feed0001", "temp", None, 0))
+    failed = OpError("io", "cannot rmdir(/q/temporary/000000feed0001): Directory not empty")
+    assert model.refine(model.purge_step(None, None), failed) == "NORMAL-PURGE-3"
+    model.planted[0].age = 3600  # stale: its removal was due, the failure is the purge's own
+    assert model.refine(model.purge_step(None, None), failed) == "NORMAL-PURGE-1"
+
+
+def test_an_add_past_a_directory_of_files_only_breaks_normal_dir_2():
+    model = Model("normal", {}, {"body": "string"})
+    model.dirs["00000001"] = True
+    model.planted.append(Planted(f"00000001/{0xfeed0001:014x}", "symlink", "00000001", link=True))
+    step = model.add_step("e1", {"body": {"type": "string", "value": ""}})
+    assert step["expect"]["match"].startswith("00000001/")
+    assert model.refine(step, "00000002/00000002000001") == "NORMAL-DIR-2"  # a link count sees no entry, and skips it
+    model.planted.append(Planted("00000001/backup", "foreign", "00000001", dir_entry=True))
+    assert model.refine(step, "00000002/00000002000001") == "NORMAL-DIR-1"  # a directory in it: a link count sees it too
+
+
+class LockFollowingLinks(InProcessActor):
+    """The reference, except that lock sets the lock time as utime(2) does, through a symbolic link."""
+
+    def __init__(self, top: Path) -> None:
+        self.top = top  # before the hello the reference's __init__ sends
+        super().__init__()
+
+    def call(self, op: str, args: dict[str, Any]) -> Any:
+        path = self.top / str(args.get("name", ""))
+        before = os.lstat(path).st_mtime if op == "lock" and path.is_symlink() else None
+        result = super().call(op, args)
+        if before is not None and result is True:
+            os.utime(path, (before, before), follow_symlinks=False)  # the link keeps its own time ...
+            os.utime(path)  # ... and its target gets the lock time
+        return result
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_lock_of_a_link_sets_the_links_own_time_sec_1(follow, tmp_path):
+    actor = LockFollowingLinks(tmp_path / "queue") if follow else None
+    simple = Harness(tmp_path, {"type": "simple"}, actor)
+    simple.add("e1", b"x")
+    simple.fs({"write": "WORK/target", "text": LINK_TARGET_TEXT})
+    path = f"${{e1:dir}}/{0xfeed0003:014x}"
+    simple.fs({"symlink": path, "target": "$WORK/target"})
+    simple.fs({"backdate": [path], "seconds": 3600})
+    link = Planted(path, "symlink", simple.model.dir_of(simple.model.elements[0]), 3600, link=True)
+    simple.model.planted.append(link)
+    simple.op(simple.model.lock_link_step(link))  # link(2) does not follow: the lock is the link's
+    checks = simple.model.link_locked(link)
+    if follow:
+        fails("SEC-1", simple.checks, checks)
+    else:
+        simple.checks(checks)
+        simple.fs({"remove": f"{path}.lck"})
+        simple.op(simple.model.list_step())  # neither the link nor its lock is an element

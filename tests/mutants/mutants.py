@@ -269,7 +269,6 @@ def build(mutant: Mutant, destination: Path) -> Path:
 
 
 def driver_pythonpath(source: Path) -> str:
-    """The PYTHONPATH of a driver running the mutant built at ``source``: the broken dirqref first, then the
-    kit's own path (what this process was given), so that the driver imports the kit under test."""
-    inherited = os.environ.get("PYTHONPATH")
-    return f"{source}:{inherited}" if inherited else str(source)
+    """The PYTHONPATH of a reference driver running the mutant built at ``source``: the broken dirqref first,
+    then this checkout's kit (not whatever dirqkit the interpreter has installed)."""
+    return f"{source}{os.pathsep}{Path(__file__).resolve().parents[2] / 'conformance'}"

@@ -19,6 +19,7 @@ from dirqkit.cli.run import add_implementation_arguments, implementation_choices
 from dirqkit.fuzz import casefile
 from dirqkit.fuzz.machine import ROLES, KitFault
 from dirqkit.fuzz.search import SHRINK_REPLAYS, Plan, Session
+from dirqkit.spec import requirement_levels
 from dirqkit.suite import expectations
 from dirqkit.suite.actors import DriverPool, discover
 
@@ -35,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shrink", type=int, default=SHRINK_REPLAYS, metavar="N",
                         help=f"replays spent shrinking each finding (default {SHRINK_REPLAYS})")
     parser.add_argument("--max-findings", type=int, metavar="N", help="stop searching once N new findings are found (default: search the whole budget)")
+    parser.add_argument("--stop-on", metavar="REQ", help="stop searching once a finding cites requirement REQ (e.g. SIMPLE-LOCK-2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0): same seed and --examples, same run")
     parser.add_argument("--out", type=Path, default=Path("dirqkit-fuzz"), metavar="DIR",
                         help="where cases and the example database go (default ./dirqkit-fuzz)")
@@ -47,6 +49,9 @@ def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
     if args.examples is not None and args.examples < 1 or args.seconds is not None and args.seconds <= 0 or args.shrink < 0 \
             or args.max_findings is not None and args.max_findings < 1:
         raise UsageError("--examples, --seconds and --max-findings must be positive, --shrink not negative")
+    levels = requirement_levels()  # empty without SPEC.md: nothing to check against
+    if args.stop_on is not None and levels and args.stop_on not in levels:
+        raise UsageError(f"--stop-on {args.stop_on}: no such requirement in SPEC.md")
     bad_roles = sorted(set(pins) - set(ROLES))
     if bad_roles:
         raise UsageError(f"fuzz roles are {', '.join(ROLES)}; cannot pin {', '.join(bad_roles)}")
@@ -69,7 +74,7 @@ def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
         raise UsageError("no implementation available to fuzz")
     examples = args.examples if args.examples is not None or args.seconds is not None else 100
     return Plan(args.type, implementations, names, pins, known_pairs, args.seed, args.out, examples, args.seconds, args.shrink,
-                args.max_findings)
+                args.max_findings, args.stop_on)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -576,6 +576,22 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if self.act(self.role(actor), self.model.touch_link_step(link)):
                 self.check(self.model.link_touched(link) + self.model.link_targets())
 
+        @rule(actor=st.integers(0, 3), index=st.integers(0, 63))
+        @precondition(lambda _: simple)  # a Normal lock makes a directory in the element: beyond a link out of the queue
+        @guarded
+        def lock_link(self, actor: int, index: int) -> None:
+            """Simple lock of a name that is a symbolic link, made old first: the lock is the link's, its time is set on
+            the link, not on the target (SEC-1); the kit then takes the lock away again."""
+            links = [p for p in self.model.planted if p.present and p.kind == "symlink"]
+            if self.stopped or not links:
+                return
+            link = links[index % len(links)]
+            self.act(None, {"fs": {"backdate": [link.path], "seconds": BACKDATES[0]}})
+            if self.act(self.role(actor), self.model.lock_link_step(link)):
+                self.check(self.model.link_locked(link) + self.model.link_targets())
+            if not self.stopped:
+                self.act(None, {"fs": {"remove": f"{link.path}.lck"}})
+
         @rule(index=st.integers(0, 63), fifo=st.booleans())
         @precondition(lambda _: simple)  # the other type has no such op
         @guarded
@@ -648,6 +664,38 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
                     element.get_requirement = requirement
                 if element.locked:
                     self.act(self.role(actor), self.model.get_step(element))
+
+        @rule(actor=st.integers(0, 3), size=SIZES, seed=st.binary(min_size=1, max_size=6))
+        @guarded
+        def lose_top(self, actor: int, size: int, seed: bytes) -> None:
+            """TOP vanishes (moved away) under open queue objects: an add fails and does not make TOP again (DIR-3:
+            one non-recursive mkdir; Normal, ITER-6); then TOP comes back and the example goes on."""
+            # a role that has not used its queue yet: a case that also tests open opens it at that role's first op, which
+            # here would make TOP again; so one that did (its queue open before TOP went, in the fuzz and in the case)
+            acted = [r for r in self.roles if any(step.get("role") == r and step.get("op") not in (None, "open") for step in self.trace)]
+            if self.stopped or not acted:
+                return
+            if simple:
+                value: Any = payload(size, seed)
+            else:  # the mandatory fields, empty
+                value = {name: typed(kind, EMPTY[kind]) for name, kind in self.queue["schema"].items() if not kind.endswith("?")}
+            self.act(None, {"fs": {"rename": ".", "to": "WORK/top-away"}})
+            if self.act(acted[actor % len(acted)], self.model.add_without_top(value)):
+                self.check(self.model.top_lost())
+            if not self.stopped:
+                self.act(None, {"fs": {"rename": "WORK/top-away", "to": "."}})
+
+        @rule()
+        @guarded
+        def plant_element(self) -> None:
+            """A well-formed element in an older intermediate directory: Simple, one a producer with a slower clock
+            made; Normal, in the least directory, where a producer that chose it earlier put it (ITER-1, counts)."""
+            dirs = self.model.existing_dirs()
+            if self.stopped or not (simple or dirs):
+                return
+            _, files = self.model.planted_element(PLANTED_OLD_DIR if simple else dirs[0], self.fresh_name())
+            for path, data in files.items():
+                self.act(None, {"fs": {"write": path, **data}})
 
         @rule()
         @guarded

@@ -61,7 +61,7 @@ class Element:
 @dataclass
 class Planted:
     path: str  # case path, may use ${eN:dir}
-    kind: str  # temp, foreign, symlink, dir
+    kind: str  # temp, foreign, symlink, wrongtype, element (well-formed, written by the kit: its path is its identifier)
     directory: str | None  # actual intermediate directory it lies in (None: elsewhere)
     age: int = 0
     present: bool = True
@@ -110,10 +110,34 @@ class Model:
     def live(self) -> list[Element]:
         return [e for e in self.elements if e.present]
 
+    def elements_in(self, directory: str) -> int:
+        return sum(1 for ident, _ in self.listed() if ident.split("/", 1)[0] == directory)
+
     def entries(self, directory: str) -> int:
         """What readdir of an intermediate directory shows besides . and .. (NORMAL-DIR-2)."""
         return (sum(1 for e in self.live() if self.dir_of(e) == directory)
                 + sum(1 for p in self.planted if p.present and p.directory == directory))
+
+    def listed(self) -> list[tuple[str, str]]:
+        """What iteration and count must see: (identifier, how a case names it) of every element, the fuzzer's and
+        those the kit wrote in the format, in ITER-1 order."""
+        own = [(self.ident(e), f"${e.var}") for e in self.live()]
+        return sorted(own + [(p.path, p.path) for p in self.planted if p.present and p.kind == "element"])
+
+    def planted_element(self, directory: str, name: str) -> tuple[Planted, dict[str, dict[str, Any]]]:
+        """An element the kit writes in the format into ``directory``, as a producer with a slower clock would have
+        made it (Simple) or as one that added into an older directory (Normal): the planted entry, and its files
+        (Simple: the element file itself; Normal: one per mandatory field) as case data literals."""
+        path = f"{directory}/{name}"
+        if self.simple:
+            files = {path: {"text": "planted"}}
+        else:
+            values = {"string": b"planted", "binary": b"\x00planted", "table": serialize({"k": "planted"})}
+            files = {f"{path}/{field}": literal(values[kind]) for field, kind in self.schema.items() if not kind.endswith("?")}
+        planted = Planted(path, "element", directory)
+        self.planted.append(planted)
+        self.dirs[directory] = True
+        return planted, files
 
     def existing_dirs(self) -> list[str]:
         return sorted(d for d, exists in self.dirs.items() if exists)
@@ -208,6 +232,16 @@ class Model:
         link.age = 0
         return [(self.req("SIMPLE-TOUCH-1", "NORMAL-TOUCH-1"), {"fresh": [link.path]})]
 
+    def lock_link_step(self, link: Planted) -> dict[str, Any]:
+        """Simple lock(D/E) where E is a symbolic link: the link(2) of step 2 does not follow it, so the lock is
+        taken on the link itself (SIMPLE-LOCK-1)."""
+        return {"op": "lock", "args": {"name": link.path}, "expect": True, "requirement": "SIMPLE-LOCK-1"}
+
+    def link_locked(self, link: Planted) -> list[tuple[str, dict[str, Any]]]:
+        """... and the lock time is set on the link, never through it (SIMPLE-LOCK-3 with SEC-1)."""
+        link.age = 0
+        return [("SEC-1", {"fresh": [link.path, f"{link.path}.lck"]})]
+
     def get_step(self, element: Element) -> dict[str, Any]:
         step = {"op": "get", "args": {"name": f"${element.var}"}}
         if not (element.present and element.locked):  # the message names the element (SPEC-4)
@@ -241,12 +275,21 @@ class Model:
         """NAME-10: an identifier that is not elt-id is refused before any path is built from it."""
         return {"op": op, "args": {"name": name}, "error": "invalid_name", "requirement": "NAME-10"}
 
+    def add_without_top(self, data: Any) -> dict[str, Any]:
+        """An add while TOP does not exist: a Simple producer makes TOP/D with one non-recursive mkdir, which fails
+        (DIR-3), a Normal add fails with io (ITER-6); neither makes TOP again."""
+        if self.simple:
+            return {"op": "add", "args": {"data": literal(data)}, "error": "any", "requirement": "DIR-3"}
+        return {"op": "add", "args": {"data": data}, "error": "io", "requirement": "ITER-6"}
+
+    def top_lost(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(self.req("DIR-3", "ITER-6"), {"absent": ["."]})]
+
     def count_step(self) -> dict[str, Any]:
-        return {"op": "count", "expect": len(self.live()), "requirement": self.req("SIMPLE-COUNT-1", "NORMAL-COUNT-1")}
+        return {"op": "count", "expect": len(self.listed()), "requirement": self.req("SIMPLE-COUNT-1", "NORMAL-COUNT-1")}
 
     def list_step(self) -> dict[str, Any]:
-        ordered = sorted(self.live(), key=self.ident)
-        return {"op": "list", "expect": [f"${e.var}" for e in ordered], "requirement": "ITER-1"}
+        return {"op": "list", "expect": [ref for _, ref in self.listed()], "requirement": "ITER-1"}
 
     def name_order_step(self, previous: Element, element: Element) -> dict[str, Any] | None:
         """NAME-7: the names one queue object makes increase. When an add of a queue object got an identifier below
@@ -254,8 +297,9 @@ class Model:
         if self.ident(element) > self.ident(previous):
             return None
         position = {id(e): i for i, e in enumerate(self.elements)}
-        ordered = sorted(self.live(), key=lambda e: (self.dir_of(e), position[id(e)]))
-        return {"op": "list", "expect": [f"${e.var}" for e in ordered], "requirement": "NAME-7"}
+        ordered = sorted([(self.dir_of(e), position[id(e)], f"${e.var}") for e in self.live()]  # the kit's names are below any clock's
+                         + [(p.directory or "", -1, p.path) for p in self.planted if p.present and p.kind == "element"])
+        return {"op": "list", "expect": [ref for *_, ref in ordered], "requirement": "NAME-7"}
 
     def purge_step(self, maxtemp: int | None, maxlock: int | None) -> dict[str, Any]:
         args = {k: v for k, v in (("maxtemp", maxtemp), ("maxlock", maxlock)) if v is not None}
@@ -271,10 +315,13 @@ class Model:
                 return "SIMPLE-DIR-1"
             dirs = self.existing_dirs()
             if not self.simple and dirs and outcome[:8] == dirs[-1] != directory and \
-                    sum(1 for e in self.live() if self.dir_of(e) == dirs[-1]) < self.maxelts:
+                    self.elements_in(dirs[-1]) < self.maxelts:
                 return "NORMAL-DIR-2"  # full only with the foreign entries counted, which readdir shows and a link count misses
+            if not self.simple and dirs and outcome[:8] == f"{int(dirs[-1], 16) + 1:08x}" != directory and self.entries(dirs[-1]) \
+                    and not self.elements_in(dirs[-1]) and not any(p.present and p.directory == dirs[-1] and p.dir_entry for p in self.planted):
+                return "NORMAL-DIR-2"  # G holds entries but no directory: a link count (st_nlink - 2) sees it empty
         if step["op"] == "list" and step["requirement"] == "ITER-1" and isinstance(outcome, list):
-            wanted = [self.ident(e) for e in self.live()]
+            wanted = [ident for ident, _ in self.listed()]
             if sorted(map(str, outcome)) == sorted(wanted):
                 return "ITER-1"
             planted = {self.resolve(p.path) for p in self.planted if p.present and p.kind in ("symlink", "wrongtype")}
@@ -292,14 +339,16 @@ class Model:
             # ... or on an old intermediate directory that foreign entries keep (ENOTEMPTY is success: NORMAL-PURGE-2)
             limit = step["args"].get("maxtemp", DEFAULT_LIMITS["maxtemp"])
             held = [p for p in self.planted if p.present and p.kind == "temp" and p.inner]
-            kept = [d for d in self.existing_dirs()[:-1] if not any(self.dir_of(e) == d for e in self.live()) and self.entries(d)]
+            kept = [d for d in self.existing_dirs()[:-1] if not self.elements_in(d) and self.entries(d)]
             if held and (not kept or "temporary" in str(outcome)):
                 return "NORMAL-PURGE-6" if any(stale(p.age, limit) for p in held) else "NORMAL-PURGE-3"
+            if "temporary" in str(outcome) and any(p.present and p.kind == "temp" and not stale(p.age, limit) for p in self.planted):
+                return "NORMAL-PURGE-3"  # it went for a temp that is not stale
             if kept:
                 return "NORMAL-PURGE-2"
         if step["op"] == "count" and isinstance(outcome, int):
             wrong_kind = sum(1 for p in self.planted if p.present and p.kind in ("symlink", "wrongtype"))
-            return "ITER-4" if wrong_kind and outcome == len(self.live()) + wrong_kind else step["requirement"]
+            return "ITER-4" if wrong_kind and outcome == len(self.listed()) + wrong_kind else step["requirement"]
         return str(step["requirement"])
 
     def refine_tree(self, step: dict[str, Any], top: Path) -> str:
@@ -451,6 +500,8 @@ class Model:
             elif planted.kind == "temp":
                 checks.append(("SEC-1" if linked else temp_rule(self.req("SIMPLE-PURGE-4", "NORMAL-PURGE-3"), planted.age),
                                {"present": [planted.path]}))
+            elif planted.kind == "element":
+                checks.append((keep, {"present": [planted.path]}))
             else:
                 checks.append(("COMMON-2", self.untouched(planted)))
         if self.simple:
@@ -478,6 +529,6 @@ class Model:
             elif self.entries(directory) == 0:
                 self.dirs[directory] = False
                 checks.append((requirement, {"absent": [self.dir_ref(directory)]}))
-            elif any(p.present and p.directory == directory and p.kind != "temp" for p in self.planted):
+            elif any(p.present and p.directory == directory and p.kind not in ("temp", "element") for p in self.planted):
                 checks.append((self.req("SIMPLE-PURGE-6", "NORMAL-PURGE-5"), {"present": [self.dir_ref(directory)]}))
         return checks

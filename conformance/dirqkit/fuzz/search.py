@@ -48,6 +48,7 @@ class Plan:
     seconds: float | None = None
     shrink: int = SHRINK_REPLAYS
     max_findings: int | None = None  # stop the search once this many findings are kept
+    stop_on: str | None = None  # stop the search once a finding cites this requirement
 
 
 @dataclass
@@ -124,7 +125,8 @@ class Session:
         round_number = 0
         try:
             while (self.examples < budget and self.round(round_number, budget - self.examples, database)
-                   and (self.plan.max_findings is None or len(self.found) < self.plan.max_findings)):
+                   and (self.plan.max_findings is None or len(self.found) < self.plan.max_findings)
+                   and all(f.finding.requirement != self.plan.stop_on for f in self.found)):
                 round_number += 1
         except BudgetSpent:
             pass

@@ -127,6 +127,8 @@ def apply_fs(top: Path, work: Path, action: dict[str, Any]) -> FifoFeeder | None
                 path.rmdir()
             else:
                 path.unlink()
+    elif "rename" in action:  # "." is TOP itself: a queue whose TOP vanished, and came back
+        os.rename(resolve(top, work, action["rename"]), resolve(top, work, action["to"]))
     elif "chmod" in action:
         for path in expand(top, work, action["chmod"]):
             os.chmod(path, int(action["mode"], 8))
