@@ -531,6 +531,9 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if directory is None:
                 name = f"{name}.top"  # a name at TOP that is no intermediate directory
             path = f"{directory}/{name}" if directory else name
+            real = self.model.resolve(directory) if directory else None
+            if any(p.present and p.directory == real and p.path.rsplit("/", 1)[-1] == name for p in self.model.planted):
+                return  # planted already (perhaps named through another element's directory): one entry
             if kind == "file":
                 self.act(None, {"fs": {"write": path, "text": FOREIGN_TEXT}})
             else:
@@ -538,7 +541,6 @@ def machine_class(session: Any) -> type[RuleBasedStateMachine]:
             if age:  # an old foreign entry: no limit of a purge makes it the queue's
                 self.act(None, {"fs": {"backdate": [path], "seconds": age}})
             wrong_type = name == hexname
-            real = self.model.resolve(directory) if directory else None
             self.model.planted.append(Planted(path, "wrongtype" if wrong_type else "foreign", real, age, dir_entry=kind == "dir"))
 
         def link_target(self) -> None:
