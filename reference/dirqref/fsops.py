@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC  # SIMPLE-ADD-1, NORMAL-ADD-3
 # SEC-1: never follow a symlink; O_NONBLOCK so that a FIFO planted in the tree cannot hang a read.
@@ -16,8 +16,7 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_CHUNK = 1 << 16
 
 
-@dataclass(frozen=True, slots=True)
-class Modes:
+class Modes(NamedTuple):  # not a dataclass: the dataclasses module costs every driver start-up a sixth
     """Creation modes for files and directories (COMMON-3, COMMON-4).
 
     With an umask option the modes are exact: they are set with fchmod after

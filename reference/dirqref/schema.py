@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import table
 from .errors import InvalidData, InvalidSchema
@@ -20,8 +20,7 @@ def is_field_name(name: str) -> bool:
     return FIELD_NAME_RE.fullmatch(name) is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(NamedTuple):  # immutable; a NamedTuple spares importing dataclasses (fsops.Modes)
     name: str
     type: str  # one of BASE_TYPES
     optional: bool
@@ -71,8 +70,7 @@ def parse_field(name: object, spec: object) -> Field:
     return Field(name, base, "?" in flags)  # SCHEMA-2: '*' has no on-disk meaning
 
 
-@dataclass(frozen=True, slots=True)
-class Schema:
+class Schema(NamedTuple):
     fields: tuple[Field, ...]
     names: frozenset[str] = frozenset()  # of the fields (set by parse)
 

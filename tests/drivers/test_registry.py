@@ -1,8 +1,12 @@
 """The registry of known drivers and `dirqkit drivers`."""
 
 import json
+import os
+
+import pytest
 
 from dirqkit.cli import main
+from dirqkit.drivers.client import DriverClient
 from dirqkit.drivers.registry import DRIVERS
 
 
@@ -11,8 +15,23 @@ def test_drivers_command_lists_every_known_driver(capsys):
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert set(rows) == {"ref", "python-dirq", "perl", "c", "java"}
     assert rows["ref"]["available"] is True
-    assert rows["ref"]["command"][1:] == ["-m", "dirqkit.drivers.ref"]
+    assert (rows["ref"]["command"][1], rows["ref"]["command"][4]) == ("-S", "dirqkit.drivers.ref")
     assert all(row["reason"] for row in rows.values())
+
+
+@pytest.mark.parametrize(("name", "implementation"), [("ref", "dirqref"), ("python-dirq", "python-dirq")])
+def test_python_drivers_start_without_site_nor_pythonpath(name, implementation):
+    """No site module (the start-up it costs): the command itself names where the kit and the implementation are."""
+    available, reason = DRIVERS[name].probe()
+    if not available:
+        pytest.skip(reason)
+    command = list(DRIVERS[name].command)
+    assert command[1] == "-S"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    with DriverClient(command, timeout=30, env=env, cwd="/") as client:
+        assert client.hello["implementation"]["name"] == implementation
+        queue = client.request("open", type="null")
+        assert client.request("count", queue=queue) == 0
 
 
 def test_c_probe_reports_a_missing_library(monkeypatch, tmp_path):

@@ -13,15 +13,19 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dirqkit.cli import UsageError
 from dirqkit.cli.run import add_implementation_arguments, implementation_choices
-from dirqkit.fuzz import casefile
-from dirqkit.fuzz.machine import ROLES, KitFault
-from dirqkit.fuzz.search import SHRINK_REPLAYS, Plan, Session
 from dirqkit.spec import requirement_levels
 from dirqkit.suite import expectations
 from dirqkit.suite.actors import DriverPool, discover
+
+if TYPE_CHECKING:
+    from dirqkit.fuzz.search import Plan
+
+# The fuzz room (and hypothesis, 0.6 s of start-up) is imported when this command runs, not by
+# every dirqkit command that builds the parser.
 
 NAME = "fuzz"
 HELP = "generate op sequences over several implementations and shrink what breaks SPEC.md to a YAML case"
@@ -33,8 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="queue type (default simple; set: queue sets over Simple and Normal members)")
     parser.add_argument("--examples", type=int, metavar="N", help="generate at most N examples (default 100 unless --seconds)")
     parser.add_argument("--seconds", type=float, metavar="S", help="stop generating after S seconds (bounds the search only)")
-    parser.add_argument("--shrink", type=int, default=SHRINK_REPLAYS, metavar="N",
-                        help=f"replays spent shrinking each finding (default {SHRINK_REPLAYS})")
+    parser.add_argument("--shrink", type=int, metavar="N",
+                        help="replays spent shrinking each finding (default: the fuzz search's own budget)")
     parser.add_argument("--max-findings", type=int, metavar="N", help="stop searching once N new findings are found (default: search the whole budget)")
     parser.add_argument("--stop-on", metavar="REQ", help="stop searching once a finding cites requirement REQ (e.g. SIMPLE-LOCK-2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the search (default 0): same seed and --examples, same run")
@@ -45,8 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
+    from dirqkit.fuzz.machine import ROLES
+    from dirqkit.fuzz.search import SHRINK_REPLAYS, Plan
+
     selected, extra, pins = implementation_choices(args)
-    if args.examples is not None and args.examples < 1 or args.seconds is not None and args.seconds <= 0 or args.shrink < 0 \
+    shrink = SHRINK_REPLAYS if args.shrink is None else args.shrink
+    if args.examples is not None and args.examples < 1 or args.seconds is not None and args.seconds <= 0 or shrink < 0 \
             or args.max_findings is not None and args.max_findings < 1:
         raise UsageError("--examples, --seconds and --max-findings must be positive, --shrink not negative")
     levels = requirement_levels()  # empty without SPEC.md: nothing to check against
@@ -73,11 +81,15 @@ def plan_of(args: argparse.Namespace, pool: DriverPool) -> Plan:
     if not names:
         raise UsageError("no implementation available to fuzz")
     examples = args.examples if args.examples is not None or args.seconds is not None else 100
-    return Plan(args.type, implementations, names, pins, known_pairs, args.seed, args.out, examples, args.seconds, args.shrink,
+    return Plan(args.type, implementations, names, pins, known_pairs, args.seed, args.out, examples, args.seconds, shrink,
                 args.max_findings, args.stop_on)
 
 
 def run(args: argparse.Namespace) -> int:
+    from dirqkit.fuzz import casefile
+    from dirqkit.fuzz.machine import KitFault
+    from dirqkit.fuzz.search import Session
+
     pool = DriverPool(args.timeout)
     try:
         plan = plan_of(args, pool)

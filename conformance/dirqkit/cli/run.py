@@ -90,6 +90,9 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     # Only the kit's plugins, named here (run_once turns off the autoloading of installed ones, which wrote
     # into the caller's directory and printed their own warnings).
     argv += ["-p", "dirqkit.suite.plugin"]
+    # pytest's report of exceptions raised in __del__ ends every process (each xdist worker too) with five
+    # full garbage collections of the run's heap; the kit's verdicts never come from there.
+    argv += ["-p", "no:unraisableexception"]
     argv += ["-v" if args.verbose else "-q", "-rfE", "--tb=short"]
     # dirqkit (the plugin's package) is imported before pytest starts: nothing to rewrite.
     argv += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]

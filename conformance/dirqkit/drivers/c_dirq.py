@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import ctypes.util
 import os
 import sys
 from collections.abc import Iterator
@@ -40,7 +39,12 @@ READER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c
 
 def locate_library(explicit: str | None) -> str | None:
     """Path (or soname) of libdirq: explicit, else $DIRQKIT_LIBDIRQ, else the system's."""
-    return explicit or os.environ.get(ENV_VAR) or ctypes.util.find_library("dirq")
+    given = explicit or os.environ.get(ENV_VAR)
+    if given:
+        return given
+    import ctypes.util  # a sixth of a driver's start-up (subprocess, tempfile): only when it must search
+
+    return ctypes.util.find_library("dirq")
 
 
 class CDirqError(Exception):

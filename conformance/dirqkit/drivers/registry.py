@@ -21,8 +21,30 @@ from . import java_dirq
 from .c_dirq import locate_library
 
 HERE = Path(__file__).resolve().parent
+# How a Python driver starts: ``python -S`` (no site module: this machine's site-packages .pth files
+# cost most of a bare interpreter's start-up, paid by every driver process) with the directories its
+# imports come from appended to sys.path, so PYTHONPATH still comes first as in a normal start.
+PYTHON_LAUNCH = ("import runpy, sys; module, *paths = sys.argv[1:]; del sys.argv[1:]; sys.path += paths; "
+                 "runpy.run_module(module, run_name='__main__', alter_sys=True)")
 PERL_DRIVER = HERE / "perl_dirq.pl"
 PERL_MODULES = ("Directory::Queue", "JSON::PP", "MIME::Base64", "Digest::SHA", "Time::HiRes")
+
+
+def _import_roots(*packages: str) -> list[str]:
+    """The sys.path entries ``packages`` are found under here (found, never imported)."""
+    roots: list[str] = []
+    for package in packages:
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            root = str(Path(location).resolve().parent)
+            if root not in roots:
+                roots.append(root)
+    return roots
+
+
+def python_driver(module: str, *packages: str) -> tuple[str, ...]:
+    """The command of a driver module of this kit, started without the site module (PYTHON_LAUNCH)."""
+    return (sys.executable, "-S", "-c", PYTHON_LAUNCH, module, *_import_roots("dirqkit", *packages))
 
 
 @dataclass(frozen=True)
@@ -84,15 +106,15 @@ def _probe_java() -> tuple[bool, str]:
 DRIVERS: dict[str, DriverSpec] = {
     spec.name: spec
     for spec in (
-        DriverSpec("ref", "dirqref", (sys.executable, "-m", "dirqkit.drivers.ref"), _probe_ref,
+        DriverSpec("ref", "dirqref", python_driver("dirqkit.drivers.ref", "dirqref"), _probe_ref,
                    "always available (part of dirqkit)"),
-        DriverSpec("python-dirq", "python-dirq", (sys.executable, "-m", "dirqkit.drivers.python_dirq"), _probe_python_dirq,
+        DriverSpec("python-dirq", "python-dirq", python_driver("dirqkit.drivers.python_dirq", "dirq"), _probe_python_dirq,
                    "pip install dirq==1.8 (the test extra installs it)"),
         DriverSpec("perl", "Perl Directory::Queue", ("perl", str(PERL_DRIVER)), _probe_perl,
                    "install Directory::Queue and No::Worries (cpanm --notest Directory::Queue) or point PERL5LIB at them"),
-        DriverSpec("c", "c-dirq (libdirq)", (sys.executable, "-m", "dirqkit.drivers.c_dirq"), _probe_c,
+        DriverSpec("c", "c-dirq (libdirq)", python_driver("dirqkit.drivers.c_dirq"), _probe_c,
                    "build c-dirq and set DIRQKIT_LIBDIRQ=/path/to/libdirq.so (or install libdirq on the library path)"),
-        DriverSpec("java", "java-dirq", (sys.executable, "-m", "dirqkit.drivers.java_dirq"), _probe_java,
+        DriverSpec("java", "java-dirq", python_driver("dirqkit.drivers.java_dirq"), _probe_java,
                    "a JDK (javac, java) and DIRQKIT_JAVA_DIRQ=/path/to/java-dirq.jar (slf4j from libslf4j-java or DIRQKIT_JAVA_CLASSPATH)"),
     )
 }

@@ -22,10 +22,8 @@ import json
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO, ClassVar, NoReturn, Protocol
+from typing import Any, BinaryIO, ClassVar, NamedTuple, NoReturn, Protocol
 
 from .protocol import (
     PROTOCOL_VERSION,
@@ -41,8 +39,9 @@ from .protocol import (
 )
 
 
-@dataclass(frozen=True)
-class Failure:
+# No dataclasses here nor in dirqref: importing that module is a sixth of a driver's start-up, paid by every
+# driver process a run starts.
+class Failure(NamedTuple):
     """An error reply's ``error`` object."""
 
     kind: str
@@ -81,12 +80,15 @@ class Adapter(Protocol):
         """The Failure an implementation exception stands for, or None if unforeseen."""
 
 
-@dataclass
 class Handle:
-    qtype: str  # simple, normal, null or set
-    queue: Any
-    schema: dict[str, Any] | None = None
-    members: dict[str, str] = field(default_factory=dict)  # set: queue id -> handle, for every queue ever added
+    __slots__ = ("qtype", "queue", "schema", "members")
+
+    def __init__(self, qtype: str, queue: Any, schema: dict[str, Any] | None = None,
+                 members: dict[str, str] | None = None) -> None:
+        self.qtype = qtype  # simple, normal, null or set
+        self.queue = queue
+        self.schema = schema
+        self.members = {} if members is None else members  # set: queue id -> handle, for every queue ever added
 
 
 class _Deltas:
@@ -194,6 +196,8 @@ class Server:
         known = self.adapter.failure(op, exc) if self.adapter else None
         if known is not None:
             return known
+        import traceback  # only for a failure no adapter names
+
         traceback.print_exception(exc, file=sys.stderr)
         return Failure("internal", f"{op}: {type(exc).__name__}: {exc}", "unknown")
 
