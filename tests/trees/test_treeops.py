@@ -34,8 +34,14 @@ def test_write_backdate_and_check(dirs):
     treeops.check_tree(top, work, {
         "present": ["00000001/*", "WORK/f"], "absent": ["*/*.tmp"], "count": {"*/*": 1},
         "content": {"00000001/00000001000001": {"text": "hi"}, "WORK/f": {"base64": "AAE="}},
-        "kind": {"00000001": "dir"},
+        "kind": {"00000001": "dir"}, "fresh": ["00000001/*"],
     })
+    treeops.apply_fs(top, work, {"backdate": ["WORK/f"], "seconds": 3600})
+    treeops.check_tree(top, work, {"old": ["WORK/f"]})
+    with pytest.raises(treeops.TreeMismatch, match="to have been modified just now"):
+        treeops.check_tree(top, work, {"fresh": ["WORK/f"]})
+    with pytest.raises(treeops.TreeMismatch, match="to keep its old time"):
+        treeops.check_tree(top, work, {"old": ["00000001/*"]})
 
 
 def test_backdate_does_not_follow_symlinks(dirs):

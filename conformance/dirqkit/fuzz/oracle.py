@@ -238,9 +238,10 @@ class Model:
         return {"op": "lock", "args": {"name": link.path}, "expect": True, "requirement": "SIMPLE-LOCK-1"}
 
     def link_locked(self, link: Planted) -> list[tuple[str, dict[str, Any]]]:
-        """... and the lock time is set on the link, never through it (SIMPLE-LOCK-3 with SEC-1)."""
+        """... and the lock time is set on the link (SIMPLE-LOCK-3), never through it: the target keeps its old
+        time (SEC-1)."""
         link.age = 0
-        return [("SEC-1", {"fresh": [link.path, f"{link.path}.lck"]})]
+        return [("SEC-1", {"old": ["WORK/target"]}), ("SIMPLE-LOCK-3", {"fresh": [link.path, f"{link.path}.lck"]})]
 
     def get_step(self, element: Element) -> dict[str, Any]:
         step = {"op": "get", "args": {"name": f"${element.var}"}}

@@ -170,13 +170,15 @@ def check_tree(top: Path, work: Path, expectation: dict[str, Any]) -> None:
         actual_mode = stat.S_IMODE(os.lstat(resolve(top, work, relpath)).st_mode)
         if actual_mode != int(mode, 8):
             raise TreeMismatch(f"expected {relpath} to have mode {mode}; it has {actual_mode:04o}")
-    for pattern in expectation.get("fresh", []):
-        for path in expand(top, work, pattern):
-            age = time.time() - os.lstat(path).st_mtime if os.path.lexists(path) else None
-            if age is None or age >= FRESH_SECONDS:
-                where = path.relative_to(top) if path.is_relative_to(top) else path
-                raise TreeMismatch(f"expected {where} to have been modified just now; it " +
-                                   ("does not exist" if age is None else f"was modified {age:.0f} s ago"))
+    for key, fresh in (("fresh", True), ("old", False)):
+        for pattern in expectation.get(key, []):
+            for path in expand(top, work, pattern):
+                age = time.time() - os.lstat(path).st_mtime if os.path.lexists(path) else None
+                if age is None or (age < FRESH_SECONDS) != fresh:
+                    where = path.relative_to(top) if path.is_relative_to(top) else path
+                    wanted = "to have been modified just now" if fresh else "to keep its old time"
+                    raise TreeMismatch(f"expected {where} {wanted}; it " +
+                                       ("does not exist" if age is None else f"was modified {age:.0f} s ago"))
     for relpath, kind in expectation.get("kind", {}).items():
         path = resolve(top, work, relpath)
         actual_kind = _kind(path) if os.path.lexists(path) else "nothing"
