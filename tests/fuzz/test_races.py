@@ -15,7 +15,7 @@ from scenario_testutil import REF_DRIVER, mutants, needs_strace
 
 from dirqkit import spec
 from dirqkit.cli import main
-from dirqkit.fuzz import races
+from dirqkit.fuzz import races, search
 from dirqkit.suite.caseload import load_case_file
 
 MUTANT = next(m for m in mutants.MUTANTS if m.name == "lock-utime-race-not-tolerated")  # breaks SIMPLE-LOCK-3 (RACE-6)
@@ -81,7 +81,7 @@ def test_the_reference_passes_its_races(queue_type, tmp_path):
 
 
 def test_without_strace_no_race_is_scheduled_and_it_says_so_once(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(races, "unavailable", lambda: "strace is not installed (test)")
+    monkeypatch.setattr(search, "tracing_unavailable", lambda: "strace is not installed (test)")
     code = main(["fuzz", "--impl", "ref", "--type", "simple", "--examples", "8", "--seed", "2", "--out", str(tmp_path / "out")])
     captured = capsys.readouterr()
     assert code == 0, captured.out + captured.err

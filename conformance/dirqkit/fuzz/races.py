@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from dirqkit.concurrency.scene import ScenarioSkipped
-from dirqkit.crash.syscalls import tracing_unavailable
 from dirqkit.fuzz.oracle import PLANTED_OLD_DIR
 from dirqkit.suite.engine import CaseInconclusive
 
@@ -167,11 +166,6 @@ def drawable(queue_type: str, schema: dict[str, str], umask: int) -> list[tuple[
     return keys_of(queue_type)
 
 
-def unavailable() -> str | None:
-    """Why race steps cannot run here (no strace, no ptrace permission); None: they can."""
-    return tracing_unavailable()
-
-
 def kit_umask() -> int:
     """The kit's process umask (the drivers' when the example sets none), read without changing it."""
     try:
@@ -194,7 +188,7 @@ def play(machine: Any, actor: int, other: int, key: tuple[str, str, str, str]) -
     cannot meet (it never makes the held call) or the kit could not set up gives no verdict: it leaves the trace.
     True if a race was played and judged.
     """
-    umask = machine.queue.get("options", {}).get("umask", int(machine.umask, 8) & kit_umask() if machine.umask else kit_umask())
+    umask = machine.queue.get("options", {}).get("umask", int(machine.umask, 8) if machine.umask else kit_umask())
     if key not in drawable(machine.model.queue_type, machine.queue.get("schema", {}), umask):
         return False
     a = machine.role(actor)

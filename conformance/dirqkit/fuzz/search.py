@@ -22,7 +22,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
-from dirqkit.fuzz import races
+from dirqkit.crash.syscalls import tracing_unavailable
 from dirqkit.fuzz.machine import BudgetSpent, Finding, KitFault, ShrinkSpent, machine_class
 from dirqkit.fuzz.setmachine import set_machine_class
 from dirqkit.suite.actors import DriverPool, Implementation
@@ -116,7 +116,7 @@ class Session:
     def run(self) -> list[Found]:
         self.known = set(self.plan.known)
         if self.plan.queue_type != "set":
-            self.race_note = races.unavailable()
+            self.race_note = tracing_unavailable()  # no strace, no ptrace permission: no race steps
             if self.race_note is not None:
                 print(f"dirqkit fuzz: no race steps: {self.race_note}", file=self.progress, flush=True)
         self._started = time.monotonic()
