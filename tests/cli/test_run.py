@@ -293,3 +293,29 @@ def test_installed_pytest_plugins_stay_out_of_a_run(tmp_path, monkeypatch, jobs)
     done = run(tmp_path, "--impl", "ref", "--case", "demo-roundtrip", "-j", jobs)
     assert done.returncode == 0, done.stdout + done.stderr
     assert not (tmp_path / "intruder-was-here").exists()
+
+
+AFFINITY_DRIVER = """
+import os, sys
+with open(sys.argv[1], "a", encoding="ascii") as seen:
+    seen.write(",".join(map(str, sorted(os.sched_getaffinity(0)))) + "\\n")
+os.execv(sys.executable, [sys.executable, "-m", "dirqkit.drivers.ref"])
+"""
+
+
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2, reason="needs CPU affinity (Linux) and two CPUs")
+@pytest.mark.parametrize("pinned", [True, False])
+def test_each_worker_and_its_drivers_share_one_cpu_unless_no_pin(tmp_path, pinned):
+    pytest.importorskip("xdist")
+    (tmp_path / "affinity_driver.py").write_text(AFFINITY_DRIVER, encoding="utf-8")
+    seen = tmp_path / "seen.txt"
+    driver = shlex.join([sys.executable, str(tmp_path / "affinity_driver.py"), str(seen)])
+    done = run(tmp_path, "--driver", driver, "--name", "probe", "--impl", "probe", "-j", "2", *([] if pinned else ["--no-pin"]))
+    assert done.returncode == 1, done.stdout + done.stderr  # demo-wrong fails; every other run passed
+    started = seen.read_text(encoding="ascii").split()
+    everything = ",".join(map(str, sorted(os.sched_getaffinity(0))))
+    assert started  # the drivers of both workers
+    if pinned:
+        assert all("," not in cpus for cpus in started) and len(set(started)) == 2, started  # one CPU each, not the same one
+    else:
+        assert set(started) == {everything}

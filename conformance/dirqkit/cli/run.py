@@ -65,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baked", type=Path, default=None, metavar="DIR", help="fixture cases use trees baked ahead in DIR (an overlay's lower layer; see tools/fs_matrix.py)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per-request driver timeout (default 30)")
     parser.add_argument("-j", "--jobs", default="auto", metavar="N", help="parallel workers (pytest-xdist), 'auto' or 0 for none (default auto)")
+    parser.add_argument("--no-pin", action="store_true", help="let each worker's drivers run on any CPU (default: a worker and its drivers share one CPU, "
+                                                               "except in stress and parallel steps)")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML: one testcase per run, implementations and requirement IDs as properties")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results, verdicts and interop grid as JSON (compare two with dirqkit compare)")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write the report as Markdown")
@@ -109,6 +111,8 @@ def pytest_args(args: argparse.Namespace) -> list[str]:
     argv += ["--dirqkit-timeout", str(args.timeout), "--dirqkit-results", str(args.results)]
     if args.inconclusive_fails:
         argv.append("--dirqkit-inconclusive-fails")
+    if not args.no_pin:
+        argv.append("--dirqkit-pin")
     for option, value in (("--dirqkit-junit", args.junit), ("--dirqkit-json", args.json), ("--dirqkit-markdown", args.markdown),
                           ("--dirqkit-html", args.html), ("--dirqkit-write-expectations", args.write_expectations),
                           ("--dirqkit-expectations", args.expectations), ("--dirqkit-dir", args.dir),

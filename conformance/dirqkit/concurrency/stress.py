@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dirqkit.concurrency import checker
+from dirqkit.concurrency import checker, cores
 from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, Scene
 from dirqkit.concurrency.workers import Worker
 from dirqkit.drivers.client import DriverError, OpError
@@ -205,7 +205,9 @@ class Stress:
         worker = Worker(self.scene.actors[role], f"{label}{suffix}({role}={self.scene.actors[role].implementation})")
         with self.lock:
             self.workers.append(worker)
-        return worker.start(self.open_args)
+        worker.start(self.open_args)
+        cores.spread([worker.pid])  # the step's processes really run at the same time
+        return worker
 
     def history(self, label: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -485,6 +487,7 @@ class Stress:
         finally:
             self.progress.stop()
             self.may_consume.set()
+            cores.narrow(worker.pid for worker in self.workers if worker.client.pid is not None)  # kept ones go back pinned
             for worker in self.workers:
                 worker.close()
             self.workers.clear()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dirqkit.concurrency import checker, stress
+from dirqkit.concurrency import checker, cores, stress
 from dirqkit.concurrency.scene import ScenarioFailed, ScenarioInconclusive, Scene
 from dirqkit.crash import explorer, profile
 from dirqkit.drivers.client import Actor, OpError, batch_request
@@ -259,10 +259,15 @@ class Engine:
                 failures.append(exc)
 
         threads = [threading.Thread(target=run_one, args=(sub,)) for sub in step["parallel"]]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        pids = [pid for sub in step["parallel"] if (pid := getattr(self.actors[sub["role"]], "pid", None))]
+        cores.spread(pids)  # the roles' ops really run at the same time
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            cores.narrow(pids)
         if failures:
             raise failures[0]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from dirqkit.concurrency import workers
+from dirqkit.concurrency import cores, workers
 from dirqkit.concurrency.scene import ScenarioSkipped
 from dirqkit.drivers.client import DriverError
 from dirqkit.drivers.registry import DRIVERS
@@ -63,6 +63,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fail the run when a case is INCONCLUSIVE (the kit could not set up what it tests)")
     group.addoption("--dirqkit-junit", default=None, metavar="FILE", help="write JUnit XML, one testcase per run")
     group.addoption("--dirqkit-write-expectations", default=None, metavar="DIR", help="draft expectation files from this run's failures")
+    group.addoption("--dirqkit-pin", action="store_true", default=False,
+                    help="put each xdist worker and its drivers on one CPU (all CPUs for stress and parallel steps); dirqkit run sets it")
 
 
 def _split(values: list[str]) -> list[str]:
@@ -228,6 +230,9 @@ class KitSession:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(id): a SPEC.md requirement the case checks")
+    worker = getattr(config, "workerinput", {}).get("workerid")  # "gw0", "gw1", ... in an xdist worker
+    if worker and config.getoption("dirqkit_pin"):
+        cores.pin(int(worker.removeprefix("gw")))  # before any driver starts: they all inherit it
     kit = KitSession(config)
     config.stash[KIT_KEY] = kit
     config.pluginmanager.register(kit, "dirqkit-session")
