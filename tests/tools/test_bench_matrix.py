@@ -35,3 +35,22 @@ def test_differences_name_each_run_whose_outcome_changed_or_that_ran_only_once()
     assert bench_matrix.differences(earlier, later) == [
         "b[x=ref]: XFAIL -> FAIL", "c[x=ref]: PASS -> -", "d[x=ref]: - -> SKIP"]
     assert bench_matrix.differences(earlier, earlier) == []
+
+
+def test_versus_pairs_each_repetition_with_the_extra_arguments_taking_turns_first(monkeypatch, capsys):
+    calls = []
+
+    def one_run(run_args, scratch, index):
+        calls.append(run_args)
+        wall = 40.0 if "--no-pin" in run_args else 50.0
+        return {"exit": 0, "wall_s": wall, "cpu_s": wall * 1.5, "runs": 1, "outcomes": {"PASS": 1}, "outcome_of": {"a[x=ref]": "PASS"},
+                "load_average_at_start": [0.0], "load_average_at_end": [0.0]}
+
+    monkeypatch.setattr(bench_matrix, "one_run", one_run)
+    monkeypatch.setattr(sys, "argv", ["bench_matrix.py", "--repeat", "3", "--versus=--no-pin", "--", "--impl", "ref"])
+    assert bench_matrix.main() == 0
+    assert calls == [["--impl", "ref"], ["--impl", "ref", "--no-pin"], ["--impl", "ref", "--no-pin"], ["--impl", "ref"],
+                     ["--impl", "ref"], ["--impl", "ref", "--no-pin"]]
+    out = capsys.readouterr().out
+    assert out.count("ratio to the run with --no-pin: wall 1.25, CPU 1.25") == 3
+    assert "wall ratio to the runs with --no-pin: min 1.25, median 1.25, max 1.25" in out
