@@ -93,6 +93,8 @@ def matches(expect: Any, result: Any) -> bool:
             set(want) <= set(result.get(key, [])) if isinstance(want, list) else result.get(key) == want
             for key, want in expect["includes"].items()
         )
+    if isinstance(expect, dict) and set(expect) == {"items"}:
+        return isinstance(result, list) and sorted(map(repr, result)) == sorted(map(repr, expect["items"]))
     if isinstance(expect, dict) and set(expect) == {"match_all"}:
         return isinstance(result, list) and all(isinstance(r, str) and re.fullmatch(expect["match_all"], r) for r in result)
     if isinstance(expect, dict) and set(expect) in ({"text"}, {"base64"}):
