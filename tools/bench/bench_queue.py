@@ -10,8 +10,12 @@ or everything as JSON with --json; --save keeps the JSON report, with the
 machine it ran on, under tools/bench/results/. The implementations run
 interleaved in each repetition, so each repetition also gives paired ratios:
 the targets say in how many repetitions they were met, besides the medians.
+A repetition runs every implementation ROUNDS times, still interleaved, and
+keeps each one's best round, the one least disturbed by whatever else the
+machine runs (on a shared host a single round of the same work varied by
+half in one session); every round is kept in the JSON report.
 
-    python3 tools/bench/bench_queue.py [--count N] [--size B] [--repeat R] [--fs tmpfs|disk|both] [--json] [--save]
+    python3 tools/bench/bench_queue.py [--count N] [--size B] [--repeat R] [--rounds K] [--fs tmpfs|disk|both] [--json] [--save]
 """
 
 from __future__ import annotations
@@ -118,27 +122,32 @@ def run_c(binary: Path, path: str, count: int, size: int) -> tuple[float, float]
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     payload = bytes(i * 7 % 256 for i in range(args.size))
     runs = [("simple", "dirqref"), ("simple", "python-dirq"), ("simple", "C loop"), ("normal", "dirqref"), ("normal", "python-dirq")]
-    samples: dict[str, dict[str, dict[str, list[float]]]] = {}
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {}  # per repetition, the best round
+    every_round: dict[str, dict[str, dict[str, list[float]]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-build-") as build:
         binary = compile_cloop(Path(build))
         for fs, base in bench_dirs(args.fs).items():
             samples[fs] = {f"{q}/{impl}": {"add": [], "consume": []} for q, impl in runs}
+            every_round[fs] = {f"{q}/{impl}": {"add": [], "consume": []} for q, impl in runs}
             for _ in range(args.repeat):
-                for queue_type, impl in runs:  # interleaved, so drift hits every implementation alike
-                    os.sync()  # the previous run's writeback and deletions must not be billed to this one
-                    scratch = tempfile.mkdtemp(prefix="bench-queue-", dir=base)
-                    try:
-                        path = f"{scratch}/q"
-                        if impl == "C loop":
-                            add_s, consume_s = run_c(binary, path, args.count, args.size)
-                        else:
-                            add_s, consume_s = run_python(queue_type, impl, path, args.count, payload)
-                    finally:
-                        shutil.rmtree(scratch)
-                    cell = samples[fs][f"{queue_type}/{impl}"]
-                    cell["add"].append(args.count / add_s)
-                    cell["consume"].append(args.count / consume_s)
-    return summarize(args, samples)
+                for _ in range(args.rounds):
+                    for queue_type, impl in runs:  # interleaved, so drift hits every implementation alike
+                        os.sync()  # the previous run's writeback and deletions must not be billed to this one
+                        scratch = tempfile.mkdtemp(prefix="bench-queue-", dir=base)
+                        try:
+                            path = f"{scratch}/q"
+                            if impl == "C loop":
+                                add_s, consume_s = run_c(binary, path, args.count, args.size)
+                            else:
+                                add_s, consume_s = run_python(queue_type, impl, path, args.count, payload)
+                        finally:
+                            shutil.rmtree(scratch)
+                        every_round[fs][f"{queue_type}/{impl}"]["add"].append(args.count / add_s)
+                        every_round[fs][f"{queue_type}/{impl}"]["consume"].append(args.count / consume_s)
+                for key, cell in samples[fs].items():
+                    for op, values in cell.items():
+                        values.append(max(every_round[fs][key][op][-args.rounds:]))  # this repetition's best round
+    return {**summarize(args, samples), "rounds": args.rounds, "every_round": every_round}
 
 
 def summarize(args: argparse.Namespace, samples: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +168,7 @@ def summarize(args: argparse.Namespace, samples: dict[str, Any]) -> dict[str, An
         "count": args.count,
         "size": args.size,
         "repeat": args.repeat,
-        "unit": "operations per second (median over repetitions)",
+        "unit": "operations per second (median over repetitions of each one's best round)",
         "samples": samples,
         "medians": medians,
         "ratios": ratios,
@@ -195,7 +204,8 @@ def check_targets(ratios: dict[str, Any], samples: dict[str, Any] | None = None)
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"{report['count']} elements x {report['size']} bytes, median of {report['repeat']} runs (ops/s)",
+        f"{report['count']} elements x {report['size']} bytes, median of {report['repeat']} repetitions, each the best of "
+        f"{report['rounds']} rounds (ops/s)",
         "",
         "| fs | queue | implementation | add ops/s | consume ops/s | add: dirqref/python-dirq | consume: dirqref/python-dirq | add: dirqref time / C | consume: dirqref time / C |",
         "|---|---|---|--:|--:|--:|--:|--:|--:|",
@@ -233,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=positive, default=20000, help="elements per run (default 20000)")
     parser.add_argument("--size", type=int, default=1024, help="bytes per element (default 1024)")
     parser.add_argument("--repeat", type=positive, default=5, help="repetitions; medians are printed (default 5)")
+    parser.add_argument("--rounds", type=positive, default=3, help="rounds per repetition, the best one kept (default 3)")
     parser.add_argument("--fs", choices=("tmpfs", "disk", "both"), default="both", help="where to run (default both)")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     parser.add_argument("--save", action="store_true", help="keep the JSON report under tools/bench/results/")
