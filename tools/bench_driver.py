@@ -17,11 +17,20 @@
    ``--history events`` measures the deprecated events form (PROTOCOL.md 2.3)
    instead of compact rows (2.4).
 
+All three sides run on one CPU (the first this process may use, or --cpu N; --cpu -1: any), as
+dirqkit run puts a worker and its drivers: the CPUs of a shared virtual machine differ in speed
+from one minute to the next, and a driver left on another CPU than the in-process sides made
+whole runs 1.3x by that alone.
+
 Each run measures the three sides (driver, batch, bare) in a warm-up round, not counted, then
 in ROUNDS rounds, the order rotated each round; every side of every round works on a fresh queue
 in its own fresh directory under --dir (default: a temporary directory on the working disk),
-removed after it. A side's figure in a run is its smallest over the rounds, so a run's ratios are
-paired and the least disturbed by other processes. Two measures: CPU time (user + system, all
+removed after it. A run's ratio is the median, over its rounds, of the ratio of the two sides
+within a round, measured one right after the other; the ratio of each side's best round is shown
+beside it. On a busy shared host (2026-12-04) single rounds of the same work varied from 0.7x to 1.5x
+of each other, in phases of seconds: one side's best round could come from a quiet phase the other
+side never got, and that ratio of bests put whole runs 10-20% off, while the median of paired
+ratios stayed put. Two measures: CPU time (user + system, all
 threads, from /proc/PID/task/*/schedstat) of every process doing the work (for the driver side
 the kit and the driver, whose only extra work is the protocol; for the in-process sides this
 process), which the targets are checked on because another job taking a core does not change
@@ -30,7 +39,7 @@ and the spread of single rounds' ratios. --save keeps the JSON report, with the 
 tools/bench/results/. Linux only (schedstat).
 
     python3 tools/bench_driver.py [--ops N] [--count N] [--size B] [--repeat R] [--rounds K] [--dir DIR]
-                                  [--history compact|events] [--json] [--save]
+                                  [--history compact|events] [--cpu N] [--json] [--save]
 """
 
 from __future__ import annotations
@@ -193,20 +202,23 @@ def spread(values: list[float]) -> str:
 
 
 def summarize(runs: list[dict[str, Any]], count: int) -> dict[str, dict[str, Any]]:
-    """Per op: the per-run ratios driver / in-process batch in CPU time (the target's measure) and
-    in wall time, and every single round's ratio (what one unrepeated interval would have said)."""
+    """Per op and measure (CPU time, the target's, and wall time): a run's ratio driver / in-process
+    batch is the median of its rounds' paired ratios (the two sides of a round measured one after the
+    other); beside it the ratio of the run's best rounds, and every single round's ratio."""
     medians = {key: statistics.median(run[key] for run in runs) for key in runs[0] if key != "rounds"}
     batch = {}
     for op, bound in TARGETS.items():
         row: dict[str, Any] = {"target": bound}
         for measure in MEASURES:
             key = f"{op}_{measure}"
-            per_run = [run[f"driver_{key}"] / run[f"batch_{key}"] for run in runs]
-            per_round = [d / b for run in runs for d, b in zip(run["rounds"][f"driver_{key}"], run["rounds"][f"batch_{key}"])]
+            paired = [[d / b for d, b in zip(run["rounds"][f"driver_{key}"], run["rounds"][f"batch_{key}"])] for run in runs]
+            per_run = [statistics.median(rounds) for rounds in paired]
+            of_bests = [run[f"driver_{key}"] / run[f"batch_{key}"] for run in runs]
             row[measure] = {"driver_s": medians[f"driver_{key}"], "batch_s": medians[f"batch_{key}"], "bare_s": medians[f"bare_{key}"],
                             "ratio_bare": medians[f"driver_{key}"] / medians[f"bare_{key}"],
                             "ratio_batch": statistics.median(per_run), "ratio_batch_per_run": per_run,
-                            "ratio_batch_per_round": per_round, "runs_meeting_target": sum(r <= bound for r in per_run)}
+                            "ratio_of_bests_per_run": of_bests, "ratio_batch_per_round": [r for rounds in paired for r in rounds],
+                            "runs_meeting_target": sum(r <= bound for r in per_run)}
         row["driver_elements_per_s"] = count / medians[f"driver_{op}_wall"]
         batch[op] = row
     return batch
@@ -218,12 +230,16 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=5000, help="elements per batch (default 5000)")
     parser.add_argument("--size", type=int, default=256, help="payload bytes (default 256)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per batch measurement (default 5)")
-    parser.add_argument("--rounds", type=int, default=5, help="measured rounds per run, after one warm-up round (default 5)")
+    parser.add_argument("--rounds", type=int, default=15, help="measured rounds per run, after one warm-up round (default 15)")
     parser.add_argument("--dir", type=Path, help="where to create queues (default: a temporary directory)")
     parser.add_argument("--history", choices=("compact", "events"), default="compact", help="history form (default compact)")
+    parser.add_argument("--cpu", type=int, default=None, help="the CPU all sides run on (default: the first allowed; -1: any)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--save", action="store_true", help="keep the JSON report under tools/bench/results/")
     args = parser.parse_args()
+    cpu = None if args.cpu == -1 else min(os.sched_getaffinity(0)) if args.cpu is None else args.cpu
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})  # before the driver starts: it inherits it
     started = machine()
     work = Path(tempfile.mkdtemp(prefix="bench-driver-", dir=args.dir))
     try:
@@ -237,28 +253,30 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     batch = summarize(runs, args.count)
     report = {"round_trips": trips, "batch": batch, "runs": runs, "count": args.count, "size": args.size,
-              "repeat": args.repeat, "rounds": args.rounds, "ops": args.ops, "history": args.history}
+              "repeat": args.repeat, "rounds": args.rounds, "ops": args.ops, "history": args.history, "cpu": cpu}
     if args.save:
         print(f"bench_driver: saved {save('bench_driver', report, started)}", file=sys.stderr)
     if args.json:
         print(json.dumps({**report, "machine": started}, indent=2))
         return 0
-    print(f"load average at start: {' '.join(map(str, started['load_average_at_start']))} ({started['cores']} cores)")
+    print(f"load average at start: {' '.join(map(str, started['load_average_at_start']))} ({started['cores']} cores); "
+          f"{'every side on CPU ' + str(cpu) if cpu is not None else 'any CPU'}")
     print(f"round trips through the ref driver ({args.ops} calls each):")
     print("| op | driver µs/op | in-process µs/op | protocol overhead µs/op |")
     print("|---|---:|---:|---:|")
     for op, row in trips.items():
         print(f"| {op} | {row['driver_us']:.1f} | {row['in_process_us']:.1f} | {row['overhead_us']:.1f} |")
-    print(f"\nbatch ops ({args.history} history), {args.count} elements of {args.size} bytes; per run and side the "
-          f"smallest of {args.rounds} rounds (after a warm-up); median of {args.repeat} runs; ratio = driver / in-process batch:")
-    print("| op | measure | driver s | in-process batch s | in-process bare s | ratio to bare | ratio to batch | per run | single rounds | target | runs meeting it |")
-    print("|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|")
+    print(f"\nbatch ops ({args.history} history), {args.count} elements of {args.size} bytes; {args.rounds} rounds a run (after a "
+          f"warm-up); a run's ratio = median of its rounds' paired ratios driver / in-process batch; median of {args.repeat} runs:")
+    print("| op | measure | driver s | in-process batch s | in-process bare s | ratio to bare | ratio to batch | per run | per run, of bests | single rounds | target | runs meeting it |")
+    print("|---|---|---:|---:|---:|---:|---:|---|---|---|---:|---:|")
     for op, row in batch.items():
         for measure in MEASURES:
             m = row[measure]
             per_run = " ".join(f"{r:.2f}" for r in m["ratio_batch_per_run"])
+            of_bests = " ".join(f"{r:.2f}" for r in m["ratio_of_bests_per_run"])
             print(f"| {op} | {measure} | {m['driver_s']:.3f} | {m['batch_s']:.3f} | {m['bare_s']:.3f} | {m['ratio_bare']:.2f} "
-                  f"| {m['ratio_batch']:.2f} | {per_run} | {spread(m['ratio_batch_per_round'])} | <= {row['target']} "
+                  f"| {m['ratio_batch']:.2f} | {per_run} | {of_bests} | {spread(m['ratio_batch_per_round'])} | <= {row['target']} "
                   f"| {m['runs_meeting_target']} of {args.repeat} |")
     return 0
 
