@@ -58,18 +58,6 @@ def test_a_pinned_worker_and_what_it_starts_share_one_cpu_until_a_step_spreads_t
     assert seen["narrowed"] == [mine, mine]
 
 
-def test_a_worker_that_was_not_pinned_changes_no_cpus():
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        before = os.sched_getaffinity(child.pid) if CPUS else None
-        cores.narrow([child.pid])
-        cores.spread([child.pid])
-        assert (os.sched_getaffinity(child.pid) if CPUS else None) == before
-    finally:
-        child.kill()
-        child.wait()
-
-
 STEPS = """
 cases:
   - id: t-side-by-side

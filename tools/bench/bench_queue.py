@@ -142,8 +142,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                                 add_s, consume_s = run_python(queue_type, impl, path, args.count, payload)
                         finally:
                             shutil.rmtree(scratch)
-                        every_round[fs][f"{queue_type}/{impl}"]["add"].append(args.count / add_s)
-                        every_round[fs][f"{queue_type}/{impl}"]["consume"].append(args.count / consume_s)
+                        rounds = every_round[fs][f"{queue_type}/{impl}"]
+                        rounds["add"].append(args.count / add_s)
+                        rounds["consume"].append(args.count / consume_s)
                 for key, cell in samples[fs].items():
                     for op, values in cell.items():
                         values.append(max(every_round[fs][key][op][-args.rounds:]))  # this repetition's best round
